@@ -1,0 +1,1 @@
+"""Versioned rule sets: format, validation, tests, lifecycle and serving snapshots."""
