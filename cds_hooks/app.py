@@ -1,0 +1,194 @@
+"""The Flask application factory.
+
+``create_app(config)`` wires configuration, storage (migrated at start-up),
+the rule-set registry, authentication, the FHIR client, metrics and logging
+into one ``ServiceState`` (``app.extensions["cds"]``), and registers the
+blueprints: discovery, services, feedback, health, and the admin API.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, Response, current_app, g, request
+from werkzeug.exceptions import HTTPException
+
+from .auth import Authenticator, build_authenticator
+from .clients import TrustedClients, load_trusted_clients
+from .config import Config, ConfigError
+from .fhir_client import FhirClient
+from .http import ApiError, Cors, http_exception_response, outcome_response
+from .logs import PatientHasher, configure_logging, request_id
+from .metrics import Metrics
+from .prefetch import PlanCache
+from .recorder import IssuedCardRecorder
+from .serving import StaticRegistry
+from .storage.db import Database
+
+log = logging.getLogger("cds_hooks.app")
+
+
+@dataclass
+class ServiceState:
+    """Everything the request handlers share; built once per app."""
+
+    config: Config
+    database: Database
+    registry: Any  # RuleSetRegistry or StaticRegistry: ``current()`` gives a snapshot
+    authenticator: Authenticator
+    trusted_clients: TrustedClients | None
+    metrics: Metrics
+    fhir: FhirClient
+    recorder: IssuedCardRecorder
+    plans: PlanCache
+    hash_patient: PatientHasher
+    cors: Cors
+    _discovery: tuple[Any, bytes] | None = field(default=None, repr=False)
+
+    def discovery_body(self, snapshot: Any) -> bytes:
+        """The discovery document for ``snapshot``, serialized once per snapshot."""
+        cached = self._discovery
+        if cached is not None and cached[0] is snapshot:
+            return cached[1]
+        from .blueprints.discovery import render_discovery
+
+        body = render_discovery(snapshot)
+        self._discovery = (snapshot, body)
+        return body
+
+    def close(self) -> None:
+        """Flush recorded cards, stop threads, close connections."""
+        self.recorder.close()
+        self.fhir.close()
+        self.database.dispose()
+
+
+def state() -> ServiceState:
+    """The ``ServiceState`` of the current app."""
+    return current_app.extensions["cds"]
+
+
+def create_app(config: Config | None = None, *, registry: Any = None, database: Database | None = None,
+               authenticator: Authenticator | None = None) -> Flask:
+    """Build the service. ``registry``, ``database`` and ``authenticator`` replace the
+    defaults (tests); otherwise they come from ``config`` (default: the environment)."""
+    config = config or Config.from_env()
+    configure_logging(config.log_level)
+    trusted = load_trusted_clients(config.trusted_clients_file) if config.trusted_clients_file else None
+    if config.auth == "jwt" and trusted is None:
+        raise ConfigError("CDS_AUTH=jwt needs trusted clients (CDS_TRUSTED_CLIENTS)")
+    if config.development:
+        log.warning("DEVELOPMENT MODE: authentication is OFF (CDS_AUTH=off); any caller may use this "
+                    "service and name any fhirServer. Never expose it beyond this machine.")
+
+    if database is None:
+        database = Database(config.resolved_database_url())
+    database.migrate()
+    if registry is None:
+        registry = _default_registry(config, database)
+
+    metrics = Metrics()
+    app = Flask("cds_hooks")
+    app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
+    app.url_map.strict_slashes = False
+    app.extensions["cds"] = ServiceState(
+        config=config,
+        database=database,
+        registry=registry,
+        authenticator=authenticator or build_authenticator(config, trusted),
+        trusted_clients=trusted,
+        metrics=metrics,
+        fhir=FhirClient(connect_timeout=config.fhir_connect_timeout, read_timeout=config.fhir_read_timeout,
+                        max_pages=config.fhir_max_pages, max_response_bytes=config.fhir_max_response_bytes,
+                        max_workers=config.fhir_max_workers, on_call=metrics.fhir_call),
+        recorder=IssuedCardRecorder(database, flush_seconds=config.record_flush_seconds,
+                                    on_dropped=metrics.issued_dropped.inc),
+        plans=PlanCache(),
+        hash_patient=PatientHasher(config.log_hash_key),
+        cors=Cors(config.cors_origins, config.development),
+    )
+
+    from .blueprints import discovery, feedback, health, services
+
+    app.register_blueprint(discovery.bp)
+    app.register_blueprint(services.bp)
+    app.register_blueprint(feedback.bp)
+    app.register_blueprint(health.bp)
+    _register_admin(app)
+
+    app.before_request(_start_request)
+    app.after_request(_finish_request)
+    app.register_error_handler(ApiError, _api_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected_error)
+    return app
+
+
+def _default_registry(config: Config, database: Database) -> Any:
+    try:
+        from .rulesets import RuleSetRegistry, bootstrap_bundled
+    except ImportError:
+        log.warning("the rule-set registry is not available in this build; serving no rule sets")
+        return StaticRegistry()
+    if config.bootstrap_rules:
+        bootstrap_bundled(database, config.rules_dir)
+    return RuleSetRegistry(database, poll_interval=config.registry_poll_seconds)
+
+
+def _register_admin(app: Flask) -> None:
+    try:
+        from .admin.blueprint import register_admin
+    except ImportError:
+        log.info("the admin API is not available in this build")
+        return
+    register_admin(app)
+
+
+# --------------------------------------------------------------------------- per request
+
+
+def _start_request() -> None:
+    g.started = time.perf_counter()
+    g.endpoint_kind = None  # discovery | service | feedback, set by the CDS blueprints
+    g.service_label = ""
+    g.hook_label = ""
+    g.log_fields = {}
+    g.request_id_token = request_id.set(uuid.uuid4().hex[:16])
+
+
+def _finish_request(response: Response) -> Response:
+    elapsed = time.perf_counter() - getattr(g, "started", time.perf_counter())
+    kind = getattr(g, "endpoint_kind", None)
+    rid = request_id.get()
+    if rid:
+        response.headers["X-Request-Id"] = rid
+    if kind is not None:
+        st = state()
+        response = st.cors.decorate(response)
+        if request.method != "OPTIONS":
+            st.metrics.requests.labels(kind, g.service_label, g.hook_label, str(response.status_code)).inc()
+            st.metrics.latency.labels(kind, g.service_label, g.hook_label).observe(elapsed)
+            log.info("request", extra={
+                "method": request.method, "path": request.path, "status": response.status_code,
+                "duration_ms": round(elapsed * 1000, 3), "endpoint": kind, **g.log_fields})
+    # Answers may hold patient data or depend on rule-set state: never cache them.
+    response.headers.setdefault("Cache-Control", "no-store")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    return response
+
+
+def _api_error(error: ApiError) -> Response:
+    return outcome_response(error.status, error.code, error.diagnostics, error.headers)
+
+
+def _http_error(error: HTTPException) -> Response:
+    return http_exception_response(error)
+
+
+def _unexpected_error(error: Exception) -> Response:
+    log.exception("unexpected error")
+    return outcome_response(500, "exception", "internal error; see the service log for this request id")

@@ -1,0 +1,1 @@
+"""Flask blueprints: discovery, services, feedback and health."""

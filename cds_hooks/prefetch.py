@@ -1,0 +1,294 @@
+"""Prefetch: render templates, read what the client sent, fetch what it didn't.
+
+Each prefetch key is handled exactly as the CDS Hooks decision table says
+(``../shared/cds-hooks/SPEC_CHECKLIST.md``):
+
+============================  =============================================================
+what arrived                  what happens here
+============================  =============================================================
+key absent                    fetched from ``fhirServer`` (with the bearer token if given);
+                              impossible and the key is required: 412
+``null``                      no data; not fetched again
+Bundle (maybe empty)          its resources are used; ``next`` links are followed on
+                              ``fhirServer`` (under the same deadline, up to a page cap);
+                              more pages but no way to fetch them: the key failed
+a single resource             used
+OperationOutcome, or one      the client hit an error: not fetched again; the key failed
+with an error inside a Bundle (412 when required, no data otherwise)
+============================  =============================================================
+
+A template whose tokens can't be resolved for this call (``{{context.encounterId}}``
+without an encounter, ``{{userPatientId}}`` when the user is a Practitioner) is
+skipped, as the spec tells clients to do: the data it names doesn't exist.
+
+Templates are compiled once per service (``PrefetchPlan.for_service``), so a
+call only substitutes values.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .fhir_client import FetchJob, FhirClient, bundle_resources, next_link, outcome_is_error, within_base
+from .models import FHIR_ID, RELATIVE_REFERENCE, HookContext
+
+_TOKEN = re.compile(r"\{\{(.*?)\}\}")
+# Context fields the spec marks as prefetch tokens for the patient and order hooks.
+CONTEXT_TOKENS = frozenset({"patientId", "userId", "encounterId"})
+# User tokens: the bare id of the user when ``userId`` is of that type.
+USER_TOKENS = {
+    "userPractitionerId": "Practitioner",
+    "userPractitionerRoleId": "PractitionerRole",
+    "userPatientId": "Patient",
+    "userRelatedPersonId": "RelatedPerson",
+}
+
+
+class PrefetchTemplateError(ValueError):
+    """A template uses a token outside CDS Hooks 2.0."""
+
+
+class PrefetchBadRequest(ValueError):
+    """A prefetch value in the request is not JSON the decision table knows (400)."""
+
+
+@dataclass(frozen=True)
+class PrefetchTemplate:
+    """One compiled template: literal text and tokens, alternating."""
+
+    key: str
+    text: str
+    parts: tuple[str, ...]  # even indexes literal text, odd indexes token names
+
+    @classmethod
+    def compile(cls, key: str, text: str) -> PrefetchTemplate:
+        """Split ``text`` into literals and tokens; raise ``PrefetchTemplateError`` on a bad token."""
+        pieces = _TOKEN.split(text)
+        for index in range(1, len(pieces), 2):
+            token = pieces[index].strip()
+            pieces[index] = token
+            if token.startswith("context."):
+                name = token[len("context."):]
+                if name not in CONTEXT_TOKENS:
+                    raise PrefetchTemplateError(
+                        f"prefetch {key!r}: {{{{{token}}}}} is not a prefetch token "
+                        f"(context tokens are {', '.join(sorted('context.' + t for t in CONTEXT_TOKENS))})")
+            elif token not in USER_TOKENS:
+                raise PrefetchTemplateError(f"prefetch {key!r}: unknown token {{{{{token}}}}}")
+        if "{{" in pieces[-1] or any("{{" in p or "}}" in p for p in pieces[0::2]):
+            raise PrefetchTemplateError(f"prefetch {key!r}: unbalanced braces")
+        return cls(key, text, tuple(pieces))
+
+    def render(self, context: HookContext) -> str | None:
+        """The relative FHIR URL for this call, or None when a token has no value."""
+        out = []
+        for index, piece in enumerate(self.parts):
+            if index % 2 == 0:
+                out.append(piece)
+                continue
+            value = token_value(piece, context)
+            if value is None:
+                return None
+            out.append(value)
+        return "".join(out)
+
+
+def token_value(token: str, context: HookContext) -> str | None:
+    """The value of one prefetch token in ``context``, or None if it has none.
+
+    Values are checked to be FHIR ids (or ``Type/id`` for ``userId``) because
+    they become part of a URL.
+    """
+    if token.startswith("context."):
+        value = getattr(context, token[len("context."):], None)
+        if not isinstance(value, str):
+            return None
+        if token == "context.userId":
+            return value if RELATIVE_REFERENCE.match(value) else None
+        return value if FHIR_ID.match(value) else None
+    match = RELATIVE_REFERENCE.match(context.userId)
+    if match and match["type"] == USER_TOKENS.get(token):
+        return match["id"]
+    return None
+
+
+@dataclass(frozen=True)
+class PrefetchPlan:
+    """A service's compiled templates and which keys it can't do without."""
+
+    templates: tuple[PrefetchTemplate, ...]
+    required: frozenset[str]
+
+    @classmethod
+    def compile(cls, prefetch: Mapping[str, str], required: Sequence[str]) -> PrefetchPlan:
+        """Compile every template; ``required`` keys not in ``prefetch`` are ignored."""
+        templates = tuple(PrefetchTemplate.compile(key, text) for key, text in prefetch.items())
+        return cls(templates, frozenset(required) & {t.key for t in templates})
+
+
+class PlanCache:
+    """Compiled plans by (rule-set hash, service id): compiled on first use, then reused."""
+
+    def __init__(self) -> None:
+        self._plans: dict[tuple[str, str], PrefetchPlan] = {}
+        self._lock = threading.Lock()
+
+    def get(self, ruleset_sha256: str, service: Any) -> PrefetchPlan:
+        key = (ruleset_sha256, service.id)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = PrefetchPlan.compile(service.prefetch or {}, service.required or ())
+            with self._lock:
+                self._plans[key] = plan
+        return plan
+
+
+@dataclass
+class KeyOutcome:
+    """What happened to one prefetch key."""
+
+    key: str
+    source: str  # prefetch | null | fetched | skipped | failed
+    required: bool
+    count: int = 0
+    problem: str | None = None
+
+
+@dataclass
+class GatherResult:
+    """The resources gathered for a call and, per key, where they came from."""
+
+    resources: list[dict] = field(default_factory=list)
+    outcomes: dict[str, KeyOutcome] = field(default_factory=dict)
+
+    def missing_required(self) -> list[KeyOutcome]:
+        """Required keys whose data couldn't be had: the call must answer 412."""
+        return [o for o in self.outcomes.values() if o.required and o.source == "failed"]
+
+    def failed(self) -> list[KeyOutcome]:
+        return [o for o in self.outcomes.values() if o.source == "failed"]
+
+
+def gather(plan: PrefetchPlan, prefetch: Mapping[str, Any] | None, context: HookContext, *,
+           fhir_server: str | None, access_token: str | None, client: FhirClient | None,
+           deadline: float) -> GatherResult:
+    """Apply the decision table to every key of ``plan``; fetch what's missing in parallel."""
+    prefetch = prefetch or {}
+    result = GatherResult()
+    jobs: dict[str, FetchJob] = {}
+    for template in plan.templates:
+        key = template.key
+        required = key in plan.required
+        if key in prefetch:
+            value = prefetch[key]
+            if value is None:
+                result.outcomes[key] = KeyOutcome(key, "null", required)
+                continue
+            if not isinstance(value, dict) or not isinstance(value.get("resourceType"), str):
+                raise PrefetchBadRequest(f"prefetch.{key} must be a FHIR resource, a Bundle or null")
+            kind = value["resourceType"]
+            if kind == "OperationOutcome":
+                problem = "the client reported an error fetching it (OperationOutcome)"
+                if not outcome_is_error(value):
+                    # An informational outcome instead of data still means no data was given.
+                    problem = "the client sent an OperationOutcome instead of data"
+                result.outcomes[key] = KeyOutcome(key, "failed", required, problem=problem)
+                continue
+            if kind != "Bundle":
+                result.resources.append(value)
+                result.outcomes[key] = KeyOutcome(key, "prefetch", required, count=1)
+                continue
+            resources, problem = bundle_resources(value)
+            if problem:
+                result.outcomes[key] = KeyOutcome(key, "failed", required, problem=f"the client's {problem}")
+                continue
+            following = next_link(value)
+            if following is None:
+                result.resources.extend(resources)
+                result.outcomes[key] = KeyOutcome(key, "prefetch", required, count=len(resources))
+                continue
+            url = within_base(following, fhir_server) if fhir_server else None
+            if url is None:
+                reason = ("the Bundle has more pages but there is no fhirServer to fetch them from"
+                          if not fhir_server else "the Bundle's next link points outside fhirServer")
+                result.outcomes[key] = KeyOutcome(key, "failed", required, problem=reason)
+                continue
+            jobs[key] = FetchJob(url, initial=tuple(resources))
+            continue
+        query = template.render(context)
+        if query is None:
+            result.outcomes[key] = KeyOutcome(key, "skipped", required)
+            continue
+        if not fhir_server or client is None:
+            result.outcomes[key] = KeyOutcome(
+                key, "failed", required, problem="not in prefetch, and no fhirServer to fetch it from")
+            continue
+        jobs[key] = FetchJob(fhir_server.rstrip("/") + "/" + query.lstrip("/"), is_read="?" not in query)
+
+    if jobs:
+        assert client is not None and fhir_server is not None
+        fetched = client.fetch_all(fhir_server, access_token, jobs, deadline)
+        for key, outcome in fetched.items():
+            required = key in plan.required
+            if outcome.ok:
+                result.resources.extend(outcome.resources)
+                result.outcomes[key] = KeyOutcome(key, "fetched", required, count=len(outcome.resources))
+            else:
+                result.outcomes[key] = KeyOutcome(key, "failed", required, problem=outcome.problem)
+    result.resources = _dedupe(result.resources)
+    return result
+
+
+def _dedupe(resources: list[dict]) -> list[dict]:
+    # Keys overlap (a Patient read and a search that includes the Patient); the
+    # engine should see each resource once.
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for resource in resources:
+        rid = resource.get("id")
+        if isinstance(rid, str):
+            ident = (resource["resourceType"], rid)
+            if ident in seen:
+                continue
+            seen.add(ident)
+        out.append(resource)
+    return out
+
+
+def deadline_after(seconds: float) -> float:
+    """A ``time.monotonic()`` deadline ``seconds`` from now."""
+    return time.monotonic() + seconds
+
+
+def fill_prefetch(prefetch: Mapping[str, str], context: Mapping[str, Any], resources: Sequence[dict],
+                  hook: str = "patient-view") -> dict[str, Any]:
+    """Prefetch values as a client with ``resources`` on its FHIR server would send them.
+
+    A read gives the resource or ``null``; a search gives a searchset Bundle
+    (maybe empty). Keys whose tokens have no value in ``context`` are left
+    out, as a client would skip them. Used by ``cds-hooks example`` and the
+    rule-set test runner; raises ``fhir_search.UnsupportedSearch`` for a
+    query outside the prefetch subset.
+    """
+    from .fhir_search import parse_query, search
+    from .models import parse_context
+
+    parsed_context = parse_context(hook, context)
+    values: dict[str, Any] = {}
+    for key, text in prefetch.items():
+        query = PrefetchTemplate.compile(key, text).render(parsed_context)
+        if query is None:
+            continue
+        parsed = parse_query(query)
+        found = search(resources, parsed)
+        if parsed.resource_id is not None:
+            values[key] = found[0] if found else None
+        else:
+            values[key] = {"resourceType": "Bundle", "type": "searchset", "total": len(found),
+                           "entry": [{"resource": r} for r in found]}
+    return values

@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy models (``models``) and database access (``db``)."""
