@@ -8,8 +8,11 @@ from .errors import (
     CqlTimeoutError,
     CqlUnsupportedError,
 )
+from .library import DefineInfo, Library, ParameterInfo, ValueSetInfo, compile_library, evaluate_expression
+from .values.render import to_cql
 
 __all__ = [
+    "DefineInfo", "Library", "ParameterInfo", "ValueSetInfo", "compile_library", "evaluate_expression", "to_cql",
     "CqlError", "CqlRuntimeError", "CqlSemanticError", "CqlSyntaxError", "CqlTimeoutError",
     "CqlUnsupportedError",
 ]

@@ -1,0 +1,1 @@
+"""Operators of this chapter of the CQL reference are being written."""
