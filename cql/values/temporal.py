@@ -55,7 +55,7 @@ __all__ = [
     "min_value", "parse_date_literal", "parse_datetime_literal", "parse_iso_date",
     "parse_iso_datetime", "parse_iso_time", "parse_time_literal", "precision_digits",
     "precision_from_name", "predecessor", "same_as", "sort_key", "subtract", "successor",
-    "time_of", "time_of_day", "timezone_offset", "to_date", "to_datetime", "today",
+    "time_of", "time_of_day", "timezone_offset", "to_date", "to_datetime", "today", "truncate",
 ]
 
 
@@ -154,8 +154,16 @@ def _trunc_div(a: int, b: int) -> int:
     return q if a >= 0 else -q
 
 
+_OFFSET_MS: dict[Decimal, int] = {}
+
+
 def _offset_ms(offset: Decimal) -> int:
-    return int((offset * 3_600_000).to_integral_value(ROUND_HALF_UP))
+    ms = _OFFSET_MS.get(offset)
+    if ms is None:
+        ms = int((offset * 3_600_000).to_integral_value(ROUND_HALF_UP))
+        if len(_OFFSET_MS) < 1024:
+            _OFFSET_MS[offset] = ms
+    return ms
 
 
 def _offset_minutes(offset: Decimal) -> int:
@@ -718,11 +726,15 @@ def subtract(value: Temporal, amount: Decimal | int, unit: str) -> Temporal:
 
 def successor(value: Temporal) -> Temporal:
     """The next value at the value's own precision; error past the maximum."""
+    if type(value) not in (Date, DateTime, Time):
+        raise CqlRuntimeError(f"Not a date/time value: {value!r}")
     return _add_units(value, 1, value._p)
 
 
 def predecessor(value: Temporal) -> Temporal:
     """The previous value at the value's own precision; error before the minimum."""
+    if type(value) not in (Date, DateTime, Time):
+        raise CqlRuntimeError(f"Not a date/time value: {value!r}")
     return _add_units(value, -1, value._p)
 
 
@@ -830,6 +842,24 @@ def component(value: Temporal, precision: Precision | str) -> int | None:
         raise CqlRuntimeError(f"Not a date/time value: {value!r}")
     _check_precision(t, p, "Component extraction")
     return value._parts()[(_TIME_INDEX if t is Time else _DT_INDEX)[p]]
+
+
+def truncate(value: Temporal, precision: Precision | str) -> Temporal:
+    """The value with the components finer than ``precision`` dropped (as is
+    when it is not that precise), e.g. for ``expand ... per hour``."""
+    t = type(value)
+    p = _as_precision(precision)
+    if t not in (Date, DateTime, Time):
+        raise CqlRuntimeError(f"Not a date/time value: {value!r}")
+    _check_precision(t, p, "Truncation")
+    if value._p <= p:
+        return value
+    keep = (_TIME_INDEX if t is Time else _DT_INDEX)[p] + 1
+    parts = value._parts()
+    parts = parts[:keep] + (None,) * (len(parts) - keep)
+    if t is DateTime:
+        return DateTime(*parts, tz_offset=value.tz_offset)  # type: ignore[arg-type, union-attr]
+    return t(*parts)  # type: ignore[no-any-return]
 
 
 def timezone_offset(dt: DateTime) -> Decimal | None:
