@@ -465,12 +465,19 @@ class Parser:
                 return self.parse_query(self.aliased_source(), multi=True)
         self._paren = None
         expr = self.parse_term_expr()
-        if self.is_query_source(expr) and self.is_plain_identifier():
+        if self.is_query_source(expr) and self.is_plain_identifier() and not self._starts_multiword_keyword():
             alias_tok = self.tok
             alias = self.advance().text
             source = ast.AliasedSource(expr, alias, loc=self.loc(alias_tok))
             return self.parse_query(source, multi=False)
         return expr
+
+    def _starts_multiword_keyword(self) -> bool:
+        # 'less than', 'more than' and 'on or' are single keywords in the grammar,
+        # so their first word can't be taken for a query alias.
+        tok, nxt = self.tok, self.peek()
+        return tok.kind == IDENT and (tok.text in ("less", "more") and self.is_word("than", nxt)
+                                      or tok.text == "on" and self.is_word("or", nxt))
 
     def between_tail(self, kind: str, precision: str, start_loc: ast.Loc) -> ast.Expr:
         self.expect_word("between")
