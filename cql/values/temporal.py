@@ -798,7 +798,7 @@ _BETWEEN_PRECISIONS = {
 
 
 def _between_setup(a: Temporal, b: Temporal, precision: Precision | str, what: str,
-                   normalize: bool) -> tuple[Precision, int, int, int, int]:
+                   normalize: bool, offset: Decimal | None) -> tuple[Precision, int, int, int, int]:
     t = _kind_check(a, b, what)
     p = _as_precision(precision)
     if p not in _BETWEEN_PRECISIONS[t]:
@@ -808,26 +808,33 @@ def _between_setup(a: Temporal, b: Temporal, precision: Precision | str, what: s
     if normalize and t is DateTime:
         ta, tb = a.tz_offset, b.tz_offset  # type: ignore[union-attr]
         if ta is not None and tb is not None and ta != tb:
-            shift = _offset_ms(ta) - _offset_ms(tb)   # b seen in a's frame
-            b_lo += shift
-            b_hi += shift
+            target = _offset_ms(offset if offset is not None else ta)
+            shift_a = target - _offset_ms(ta)
+            shift_b = target - _offset_ms(tb)
+            a_lo, a_hi, b_lo, b_hi = a_lo + shift_a, a_hi + shift_a, b_lo + shift_b, b_hi + shift_b
     return p, a_lo, a_hi, b_lo, b_hi
 
 
-def duration_between(a: Temporal, b: Temporal, precision: Precision | str) -> int | Interval:
+def duration_between(a: Temporal, b: Temporal, precision: Precision | str, *,
+                     offset: Decimal | None = None) -> int | Interval:
     """CQL ``<precision>s between a and b``: whole periods from a to b
     (negative when a is after b). Uncertain inputs give an Integer interval
-    ``[shortest, longest]``; a degenerate one is returned as an int."""
-    p, a_lo, a_hi, b_lo, b_hi = _between_setup(a, b, precision, "Duration", normalize=True)
+    ``[shortest, longest]``; a degenerate one is returned as an int.
+    DateTimes with different offsets are compared on the real time line, and
+    months and years are counted in the calendar of ``offset`` (default:
+    ``a``'s offset)."""
+    p, a_lo, a_hi, b_lo, b_hi = _between_setup(a, b, precision, "Duration", True, offset)
     return _uncertain(_duration(a_hi, b_lo, p), _duration(a_lo, b_hi, p))
 
 
-def difference_between(a: Temporal, b: Temporal, precision: Precision | str) -> int | Interval:
+def difference_between(a: Temporal, b: Temporal, precision: Precision | str, *,
+                       offset: Decimal | None = None) -> int | Interval:
     """CQL ``difference in <precision>s between a and b``: the number of
-    boundaries crossed. DateTime offsets are normalized only for hour and
-    finer precisions; week boundaries fall on Sundays."""
+    boundaries crossed. DateTimes with different offsets are normalized to
+    ``offset`` (default: ``a``'s offset) only for hour and finer precisions;
+    week boundaries fall on Sundays."""
     p = _as_precision(precision)
-    p, a_lo, a_hi, b_lo, b_hi = _between_setup(a, b, p, "Difference", normalize=p >= HOUR)
+    p, a_lo, a_hi, b_lo, b_hi = _between_setup(a, b, p, "Difference", p >= HOUR, offset)
     return _uncertain(_difference(a_hi, b_lo, p), _difference(a_lo, b_hi, p))
 
 

@@ -593,6 +593,15 @@ class TestDuration:
                                 "months") == 0
         assert duration_between(dt(2014, 1, 31, 19, 0, 0, 0, tz=-5), dt(2014, 3, 1, 0, 0, 0, 0, tz=0),
                                 "months") == 1
+        # ... or in the calendar of the offset given (here UTC: Feb 1 04:00 to Feb 28 23:00)
+        assert duration_between(dt(2014, 1, 31, 23, 0, 0, 0, tz=-5), dt(2014, 2, 28, 23, 0, 0, 0, tz=0),
+                                "months", offset=Z) == 0
+        assert duration_between(dt(2014, 1, 31, 23, 0, 0, 0, tz=-5), dt(2014, 3, 1, 4, 0, 0, 0, tz=0),
+                                "months", offset=Z) == 1
+        assert duration_between(dt(2014, 1, 31, 23, 0, 0, 0, tz=-5), dt(2014, 3, 1, 4, 0, 0, 0, tz=0),
+                                "months") == 1
+        assert duration_between(dt(2014, 1, 31, 23, 0, 0, 0, tz=-5), dt(2014, 3, 1, 3, 0, 0, 0, tz=0),
+                                "months") == 0
 
     @pytest.mark.parametrize("a, b, expected", [  # Appendix H, years
         ("@2012-03-10T22:05:09", "@2013-02-18T19:10:03", 0),
@@ -701,6 +710,10 @@ class TestDifference:
                                   "hours") == -3
         assert difference_between(dt(2016, 10, 31, 4, 30, 17, tz=-4), dt(2016, 10, 31, 2, 45, 55, tz=-5),
                                   "minutes") == -45
+        # with half-hour offsets the frame decides where hour boundaries fall
+        a, b = dt(2012, 1, 1, 10, 25, tz="5.5"), dt(2012, 1, 1, 5, 5, tz=0)
+        assert difference_between(a, b, "hours") == 0
+        assert difference_between(a, b, "hours", offset=Z) == 1
         # days and coarser use the calendar dates as written
         assert difference_between(dt(2014, 1, 31, 23, 0, 0, 0, tz=-5), dt(2014, 2, 28, 23, 0, 0, 0, tz=0),
                                   "months") == 1
