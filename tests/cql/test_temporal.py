@@ -831,3 +831,39 @@ class TestLimitsAndBoundaries:
         assert low_boundary(lit("@T10"), 10) is None
         with pytest.raises(CqlUnsupportedError):
             low_boundary(lit("@2014-01-01T08"), 15)
+
+
+class TestMiscellaneous:
+    def test_default_offset_from_strings(self):
+        assert parse_iso_datetime("2014-01-01", Decimal(-5)) == dt(2014, 1, 1, tz=-5)
+        assert parse_iso_datetime("2014-01-01T10:00:00+02:00", Decimal(-5)).tz_offset == 2
+
+    def test_offset_rendering(self):
+        assert dt(2014, 1, 1, 10, 0, tz="-5.75").to_cql() == "@2014-01-01T10:00-05:45"
+        assert iso_string(dt(2014, 1, 1, 10, 0, tz=0)) == "2014-01-01T10:00+00:00"
+        assert dt(2014, 1, 1, 10, 0, tz=0).to_cql() == "@2014-01-01T10:00Z"
+
+    def test_precision_names_in_any_case(self):
+        assert compare_at(dt(2014, 1, 5), dt(2014, 1, 9), "Month") == 0
+        assert duration_between(Date(2014, 1, 5), Date(2014, 3, 9), "Month") == 2
+
+    def test_keys_for_dates_and_times(self):
+        assert sorted([Time(10, 30), Time(10), Time(9, 59, 59, 999)], key=sort_key) == [
+            Time(9, 59, 59, 999), Time(10), Time(10, 30)]
+        assert sorted([Date(2014, 2), Date(2014), Date(2013, 12, 31)], key=sort_key) == [
+            Date(2013, 12, 31), Date(2014), Date(2014, 2)]
+        assert equality_key(Time(10, 30)) == equality_key(Time(10, 30))
+        assert equality_key(dt(2014, 1, 1)) != equality_key(dt(2014, 1, 2))
+
+    def test_not_temporal(self):
+        for op in (successor, predecessor):
+            with pytest.raises(CqlRuntimeError):
+                op(5)
+        with pytest.raises(CqlRuntimeError):
+            add(5, 1, "day")
+        with pytest.raises(CqlRuntimeError):
+            subtract("2014", 1, "day")
+        with pytest.raises(CqlSemanticError):
+            truncate(Date(2014, 1, 5), "hour")
+        with pytest.raises(CqlRuntimeError):
+            add(Date(2014), Decimal("NaN"), "days")
