@@ -122,6 +122,7 @@ def create_app(config: Config | None = None, *, registry: Any = None, database: 
 
     app.before_request(_start_request)
     app.after_request(_finish_request)
+    app.teardown_request(_end_request)
     app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
@@ -158,6 +159,12 @@ def _start_request() -> None:
     g.hook_label = ""
     g.log_fields = {}
     g.request_id_token = request_id.set(uuid.uuid4().hex[:16])
+
+
+def _end_request(_error: BaseException | None) -> None:
+    token = g.pop("request_id_token", None)
+    if token is not None:
+        request_id.reset(token)
 
 
 def _finish_request(response: Response) -> Response:

@@ -36,6 +36,7 @@ class FetchJob:
     url: str
     is_read: bool = False
     initial: tuple[dict, ...] = ()
+    follow_next: bool = True  # False when the template asked for one page (``_count``)
 
 
 @dataclass
@@ -178,7 +179,7 @@ class FhirClient:
                     if problem:
                         raise _Failure("operation_outcome", f"the FHIR server's result: {problem}")
                     result.resources.extend(resources)
-                    following = next_link(body)
+                    following = next_link(body) if job.follow_next else None
                     url = within_base(following, base) if following else None
                     if following and url is None:
                         raise _Failure("foreign_link", "a next link points outside the FHIR server")

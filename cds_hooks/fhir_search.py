@@ -413,7 +413,13 @@ def _parse_range(text: str) -> tuple[datetime, datetime]:
     match = _DATETIME.match(text)
     if not match:
         raise UnsupportedSearch(f"not a FHIR date: {text!r}")
-    g = match.groupdict()
+    try:
+        return _range_of(match.groupdict())
+    except ValueError:  # month 13, February 30, ...
+        raise UnsupportedSearch(f"not a FHIR date: {text!r}") from None
+
+
+def _range_of(g: dict[str, str | None]) -> tuple[datetime, datetime]:
     tz = UTC
     if g["tz"] and g["tz"] != "Z":
         sign = 1 if g["tz"][0] == "+" else -1

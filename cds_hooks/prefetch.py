@@ -64,6 +64,9 @@ class PrefetchTemplate:
     key: str
     text: str
     parts: tuple[str, ...]  # even indexes literal text, odd indexes token names
+    # A template with ``_count`` asks for the first page only ("the latest B12"):
+    # its next links are not followed.
+    first_page_only: bool = False
 
     @classmethod
     def compile(cls, key: str, text: str) -> PrefetchTemplate:
@@ -82,7 +85,9 @@ class PrefetchTemplate:
                 raise PrefetchTemplateError(f"prefetch {key!r}: unknown token {{{{{token}}}}}")
         if "{{" in pieces[-1] or any("{{" in p or "}}" in p for p in pieces[0::2]):
             raise PrefetchTemplateError(f"prefetch {key!r}: unbalanced braces")
-        return cls(key, text, tuple(pieces))
+        query = text.partition("?")[2]
+        first_page_only = any(p.split("=", 1)[0] == "_count" for p in query.split("&"))
+        return cls(key, text, tuple(pieces), first_page_only)
 
     def render(self, context: HookContext) -> str | None:
         """The relative FHIR URL for this call, or None when a token has no value."""
@@ -207,7 +212,7 @@ def gather(plan: PrefetchPlan, prefetch: Mapping[str, Any] | None, context: Hook
             if problem:
                 result.outcomes[key] = KeyOutcome(key, "failed", required, problem=f"the client's {problem}")
                 continue
-            following = next_link(value)
+            following = None if template.first_page_only else next_link(value)
             if following is None:
                 result.resources.extend(resources)
                 result.outcomes[key] = KeyOutcome(key, "prefetch", required, count=len(resources))
@@ -228,7 +233,8 @@ def gather(plan: PrefetchPlan, prefetch: Mapping[str, Any] | None, context: Hook
             result.outcomes[key] = KeyOutcome(
                 key, "failed", required, problem="not in prefetch, and no fhirServer to fetch it from")
             continue
-        jobs[key] = FetchJob(fhir_server.rstrip("/") + "/" + query.lstrip("/"), is_read="?" not in query)
+        jobs[key] = FetchJob(fhir_server.rstrip("/") + "/" + query.lstrip("/"), is_read="?" not in query,
+                             follow_next=not template.first_page_only)
 
     if jobs:
         assert client is not None and fhir_server is not None
