@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from cds_hooks.rulesets.content import RuleSetContent
+from cds_hooks.rulesets.store import Actor, RuleSetStore
+from cds_hooks.storage.db import Database
 from tests.rulesets import standin_engine
 
 NEUROPATHY_VS = "http://example.org/fhir/ValueSet/demo-neuropathy"
@@ -195,3 +201,77 @@ def engine() -> Any:
 @pytest.fixture
 def demo(tmp_path: Path) -> Path:
     return write_ruleset(tmp_path)
+
+
+# --- databases ---------------------------------------------------------------------------------
+
+POSTGRES_URL = os.environ.get("CDS_TEST_POSTGRES_URL")
+
+
+@contextmanager
+def postgres_schema(base: str) -> Iterator[str]:
+    """A fresh schema in the shared test database, dropped afterwards; yields a URL using it."""
+    import psycopg
+
+    schema = f"rules_test_{uuid.uuid4().hex[:12]}"
+    plain = base.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain, autocommit=True) as connection:
+        connection.execute(f'CREATE SCHEMA "{schema}"')
+    separator = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(plain, autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated database's URL: SQLite always, PostgreSQL when CDS_TEST_POSTGRES_URL is set."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'rules.sqlite3'}"
+        db = Database(url)
+        db.migrate()
+        db.dispose()
+        yield url
+        return
+    if not POSTGRES_URL:
+        pytest.skip("CDS_TEST_POSTGRES_URL is not set (CI sets it; see .ci/run)")
+    with postgres_schema(POSTGRES_URL) as url:
+        db = Database(url)
+        db.migrate()
+        db.dispose()
+        yield url
+
+
+@pytest.fixture
+def database(database_url: str) -> Iterator[Database]:
+    db = Database(database_url)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def store(database: Database, engine: Any) -> RuleSetStore:
+    return RuleSetStore(database, cql_engine=engine)
+
+
+ADMIN = Actor("alice", role="publisher", remote_addr="127.0.0.1")
+
+
+def summary_patch(text: str) -> Callable[[dict], None]:
+    """A manifest patch that changes the info card's summary (a new version's wording)."""
+    def patch(m: dict) -> None:
+        m["cards"][0]["summary"] = text
+    return patch
+
+
+@pytest.fixture
+def versions(tmp_path: Path) -> dict[str, RuleSetContent]:
+    """Three valid versions of the demo rule set, each with its own info-card wording."""
+    out = {}
+    for version in ("1.0.0", "1.1.0", "2.0.0"):
+        folder = write_ruleset(tmp_path / "src", version,
+                               patch=summary_patch(f"Neuropathy info v{version} ({{{{Condition Count}}}})"))
+        out[version] = RuleSetContent.from_folder(folder)
+    return out
