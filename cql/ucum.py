@@ -63,8 +63,9 @@ from .errors import CqlRuntimeError, CqlUnsupportedError
 from .values.numbers import CONTEXT, make_decimal
 
 __all__ = [
-    "CALENDAR_UNITS", "CALENDAR_PLURALS", "UcumError", "Unit", "calendar_keyword", "canonical",
-    "commensurable", "convert", "divide_units", "is_valid_unit", "multiply_units", "parse_unit",
+    "CALENDAR_PLURALS", "CALENDAR_UNITS", "Conversion", "UcumError", "Unit", "apply_conversion",
+    "calendar_keyword", "canonical", "commensurable", "conversion", "convert", "divide_units", "is_valid_unit",
+    "multiply_units", "parse_unit", "product", "quotient",
 ]
 
 
@@ -393,16 +394,17 @@ _ARBITRARY: dict[str, bool] = {
     "[FEU]": False, "[ELU]": False, "[EU]": False,
 }
 
-# Special (non-linear) units: code -> (metric, unit whose dimension they
-# share, or None for a dimension of their own). Source: UCUM specification,
-# "special units" (isSpecial in ucum-essence.xml 2.1).
+# Special (non-linear) units: code -> (metric, the unit their conversion
+# function maps to, whose dimension they take; None for a dimension of their
+# own). Source: UCUM specification, "special units" (the units with a
+# function in ucum-essence.xml 2.1; [diop], [mesh_i] and Bd use the inverse).
 _SPECIAL: dict[str, tuple[bool, str | None]] = {
     "Cel": (True, "K"), "[degF]": (False, "K"), "[degRe]": (False, "K"),
     "[pH]": (False, "mol/l"), "Np": (True, "1"), "B": (True, "1"), "B[SPL]": (True, "Pa"),
     "B[V]": (True, "V"), "B[mV]": (True, "mV"), "B[uV]": (True, "uV"), "B[10.nV]": (True, "nV"),
     "B[W]": (True, "W"), "B[kW]": (True, "kW"), "[p'diop]": (False, "rad"), "%[slope]": (False, "deg"),
     "[hp'_X]": (False, "1"), "[hp'_C]": (False, "1"), "[hp'_M]": (False, "1"), "[hp'_Q]": (False, "1"),
-    "bit_s": (False, "1"), "[diop]": (False, "/m"), "[mesh_i]": (False, "/[in_i]"), "Bd": (True, "/s"),
+    "bit_s": (False, "1"), "[diop]": (False, "m"), "[mesh_i]": (False, "[in_i]"), "Bd": (True, "s"),
     "[m/s2/Hz^(1/2)]": (False, None),
 }
 

@@ -235,6 +235,7 @@ def test_convert_keeps_exact_values() -> None:
     ("g", "1"),
     ("Cel", "m"),
     ("kg", "[lbf_av]"),
+    ("[diop]", "/m"),  # UCUM 2.1 measures diopters through the inverse of a length
 ])
 def test_not_commensurable(source: str, target: str) -> None:
     assert conv("1", source, target) is None
@@ -279,7 +280,7 @@ def test_temperature_conversion(value: str, source: str, target: str, expected: 
 
 @pytest.mark.parametrize(("source", "target"), [
     ("B[V]", "V"), ("dB", "B"), ("B", "1"), ("[pH]", "mol/L"), ("mCel", "Cel"), ("mCel", "K"),
-    ("[diop]", "/m"), ("Np", "B"), ("%[slope]", "deg"),
+    ("[diop]", "m"), ("Np", "B"), ("%[slope]", "deg"), ("Bd", "s"),
 ])
 def test_nonlinear_conversion_is_unsupported(source: str, target: str) -> None:
     with pytest.raises(CqlUnsupportedError):
