@@ -56,6 +56,7 @@ from .values import (
     Tuple,
     ValueSetRef,
     temporal,
+    uncertainty,
 )
 from .values.compare import compare
 from .values.intervals import max_value, min_value, normalized_bounds
@@ -79,6 +80,8 @@ class Compiled:
     fn: Fn
     type: CqlType
     null_literal: bool = False
+    # The Integer value may be an uncertainty interval (a duration between imprecise dates).
+    uncertain: bool = False
 
 
 def constant(value: Any, type_: CqlType) -> Compiled:
@@ -402,10 +405,31 @@ class LibraryCompiler:
                 raise CqlSemanticError(f"could not resolve call to operator {name}")
             raise CqlSemanticError(f"could not resolve call to operator {name} with arguments of type "
                                    f"({describe_types(arg_types)})")
+        if any(a.uncertain for a in args) and name in uncertainty.HANDLERS:
+            return self._uncertain_call(name, args, options, matches[0])
         dynamic = any(is_dynamic(a.type) and not a.null_literal for a in args)
         if dynamic and not all(p == ANY for p in matches[0].params):
             return self._dynamic_call(name, args, options, matches)
         return self._bind(matches[0], [a.fn for a in args], options)
+
+    def _uncertain_call(self, name: str, args: Sequence[Compiled], options: dict[str, Any] | None,
+                        match: Match) -> Compiled:
+        """An operator on values that may be uncertainty intervals (CQL "Uncertainty")."""
+        handler = uncertainty.HANDLERS[name]
+        impl = self._impl(match, options)
+        fns = [a.fn for a in args]
+        converters = match.converters
+        sig = match.signature
+
+        def run(ctx: Context) -> Any:
+            values = [f(ctx) for f in fns]
+            if any(type(v) is Interval for v in values):
+                return handler(*values)
+            values = [v if c is None or v is None else c(v) for v, c in zip(values, converters)]
+            if sig.nulls and any(v is None for v in values):
+                return None
+            return impl(ctx, *values) if sig.ctx else impl(*values)
+        return Compiled(run, match.result, uncertain=name in uncertainty.ARITHMETIC)
 
     def _impl(self, match: Match, options: dict[str, Any] | None) -> Callable[..., Any]:
         sig = match.signature
@@ -1064,7 +1088,9 @@ class LibraryCompiler:
         low = self.compile(node.low, scope)
         high = self.compile(node.high, scope)
         name = "DurationBetween" if node.kind == "duration" else "DifferenceBetween"
-        return self.call(name, [low, high], {"precision": node.precision})
+        result = self.call(name, [low, high], {"precision": node.precision})
+        result.uncertain = True
+        return result
 
     def c_duration_of(self, node: ast.DurationOf, scope: Scope) -> Compiled:
         operand = self.compile(node.operand, scope)
