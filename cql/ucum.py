@@ -490,27 +490,37 @@ class _Parsed:
     specials: list[str]
 
     def combine(self, other: _Parsed, sign: int) -> _Parsed:
-        return _Parsed(
-            self.factor * other.factor if sign > 0 else self.factor / other.factor,
-            _dims_combine(self.dims, other.dims, sign),
-            self.terms + [(s, a, sign * e) for s, a, e in other.terms],
-            self.multiplier * other.multiplier if sign > 0 else self.multiplier / other.multiplier,
-            self.specials + other.specials,
-        )
+        """Multiply (sign 1) or divide (sign -1) by ``other``, in place."""
+        if sign > 0:
+            self.factor *= other.factor
+            self.multiplier *= other.multiplier
+            self.terms.extend(other.terms)
+        else:
+            self.factor /= other.factor
+            self.multiplier /= other.multiplier
+            self.terms.extend((s, a, -e) for s, a, e in other.terms)
+        self.dims = _dims_combine(self.dims, other.dims, sign)
+        self.specials.extend(other.specials)
+        return self
 
 
-_EXPONENT = re.compile(r"(.*?)([+-]?[0-9]+)?")
 _DIGITS = re.compile(r"[0-9]+")
+# Limits that keep hostile unit strings (from data) cheap to reject. UCUM sets
+# none; real units stay far below them.
+_MAX_NESTING = 32
+_MAX_FACTOR_DIGITS = 30
+_MAX_EXPONENT = 100
 
 
 class _Parser:
     """Recursive-descent parser for the UCUM grammar (c/s form)."""
 
-    __slots__ = ("text", "pos")
+    __slots__ = ("text", "pos", "depth")
 
     def __init__(self, text: str) -> None:
         self.text = text
         self.pos = 0
+        self.depth = 0
 
     def error(self, reason: str) -> UcumError:
         return UcumError(f"Invalid UCUM unit '{self.text}': {reason}")
@@ -518,7 +528,7 @@ class _Parser:
     def parse(self) -> _Parsed:
         # A leading solidus divides the unity by the first component only:
         # '/[pi].A/m' is ((1/[pi]).A)/m.
-        result = self.term(_UNITY_PARSED if self.text.startswith("/") else None)
+        result = self.term(_unity() if self.text.startswith("/") else None)
         if self.pos != len(self.text):
             raise self.error(f"unexpected '{self.text[self.pos]}' at position {self.pos + 1}")
         return result
@@ -538,8 +548,12 @@ class _Parser:
             raise self.error("a unit is missing at the end")
         ch = text[start]
         if ch == "(":
+            self.depth += 1
+            if self.depth > _MAX_NESTING:
+                raise self.error("parentheses nested too deeply")
             self.pos += 1
             inner = self.term()
+            self.depth -= 1
             if self.pos >= len(text) or text[self.pos] != ")":
                 raise self.error("missing ')'")
             self.pos += 1
@@ -583,14 +597,23 @@ class _Parser:
         if _DIGITS.fullmatch(body):
             if annotation:
                 raise self.error(f"a number cannot carry an annotation: {body}{annotation}")
+            if len(body) > _MAX_FACTOR_DIGITS:
+                raise self.error(f"the factor {body[:20]}... is too large")
             return _Parsed(Fraction(int(body)), (), [], Fraction(int(body)), [])
-        match = _EXPONENT.fullmatch(body)
-        assert match is not None
-        symbol, exp_text = match.group(1), match.group(2)
+        # The exponent is the trailing run of digits with an optional sign (no
+        # UCUM atom ends with a digit outside brackets: '10*3' is 10* cubed).
+        cut = len(body)
+        while cut > 0 and body[cut - 1] in "0123456789":
+            cut -= 1
+        if cut < len(body) and cut > 0 and body[cut - 1] in "+-":
+            cut -= 1
+        symbol, exp_text = body[:cut], body[cut:]
         if not symbol:
             raise self.error(f"invalid component '{body}'")
         if any(not 33 <= ord(c) <= 126 for c in symbol):
             raise self.error(f"invalid character in '{symbol}'")
+        if len(exp_text.lstrip("+-")) > 3 or (exp_text and abs(int(exp_text)) > _MAX_EXPONENT):
+            raise self.error(f"the exponent of '{symbol}' is too large")
         exp = int(exp_text) if exp_text else 1
         factor, atom_code, atom = _resolve_symbol(symbol)
         if atom is None:
@@ -599,7 +622,8 @@ class _Parser:
                        [atom_code] if atom.special else [])
 
 
-_UNITY_PARSED = _Parsed(Fraction(1), (), [], Fraction(1), [])
+def _unity() -> _Parsed:
+    return _Parsed(Fraction(1), (), [], Fraction(1), [])
 
 
 def _resolve_symbol(symbol: str) -> tuple[Fraction, str, _Atom | None]:

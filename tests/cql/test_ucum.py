@@ -437,3 +437,25 @@ def test_unit_algebra_rejects_invalid_units() -> None:
         multiply_units("mg", "mcg")
     with pytest.raises(UcumError):
         divide_units("foo", "1")
+
+
+# ---------------------------------------------------------------------------
+# Hostile unit strings (units can come from data)
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("unit", [
+    "1" * 10000 + "x", "m" + "1" * 10000, "1" * 10000, "cm99999999", "m101", "(" * 100 + "m" + ")" * 100,
+    "[" * 10000, "{" + "a" * 10000,
+])
+def test_hostile_units_are_rejected_quickly(unit: str) -> None:
+    assert not is_valid_unit(unit)
+
+
+def test_long_valid_units_parse_in_linear_time() -> None:
+    import time
+
+    start = time.perf_counter()
+    assert parse_unit("m." * 20000 + "m").dims == (("m", 20001),)
+    assert time.perf_counter() - start < 2.0
+    assert parse_unit("m100").dims == (("m", 100),)
+    assert parse_unit("(" * 30 + "m" + ")" * 30).dims == (("m", 1),)
