@@ -60,7 +60,7 @@ class TrustedClient(BaseModel):
     @classmethod
     def _normalize(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for url in value:
-            if not url.startswith(("https://", "http://")):
+            if not url.lower().startswith(("https://", "http://")):
                 raise ValueError(f"fhir_servers entries must be absolute http(s) URLs: {url!r}")
         return tuple(normalize_base_url(url) for url in value)
 

@@ -48,12 +48,27 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time of each record (test capture, gunicorn)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
 def configure_logging(level: str = "INFO") -> None:
     """Send the ``cds_hooks`` loggers' output to stderr as JSON lines (idempotent)."""
     logger = logging.getLogger("cds_hooks")
     logger.setLevel(level)
     if not any(getattr(h, "_cds_json", False) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         handler.setFormatter(JsonFormatter())
         handler._cds_json = True  # type: ignore[attr-defined]
         logger.addHandler(handler)

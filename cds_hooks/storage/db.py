@@ -123,9 +123,12 @@ class Database:
             from sqlalchemy.dialects.sqlite import insert
         else:
             from sqlalchemy.dialects.postgresql import insert
-        statement = insert(model).on_conflict_do_nothing()
+        # RETURNING tells inserted from skipped rows; rowcount can't be trusted
+        # for ON CONFLICT DO NOTHING with every driver.
+        key = next(iter(model.__table__.primary_key.columns))
+        statement = insert(model).on_conflict_do_nothing().returning(key)
         with self.engine.begin() as connection:
-            return [bool(connection.execute(statement, row).rowcount) for row in rows]
+            return [connection.execute(statement, row).first() is not None for row in rows]
 
     def dispose(self) -> None:
         """Close every pooled connection (end of tests, or after a fork)."""
