@@ -189,10 +189,16 @@ def _in_common_unit(a: Quantity, b: Quantity, equivalence: bool = False) -> tupl
     return _ucum.apply_conversion(a.value, back), b.value, b.unit
 
 
-def _no_affine_mix(a: Quantity, b: Quantity) -> None:
-    if _ucum.parse_unit(a.unit).affine or _ucum.parse_unit(b.unit).affine:
+def _arithmetic_operands(a: Quantity, b: Quantity) -> tuple[Decimal, Decimal, str] | None:
+    """Operands of +, -, div and mod with different units: both in the more
+    granular unit; None when not commensurable. Temperatures on different
+    scales (Cel and K...) are not added or divided: that would need to know
+    whether each is a temperature or a difference of temperatures."""
+    common = _in_common_unit(a, b)
+    if common is not None and (_ucum.parse_unit(a.unit).affine or _ucum.parse_unit(b.unit).affine):
         raise CqlUnsupportedError(
             f"Arithmetic on temperatures in different scales ('{a.unit}' and '{b.unit}') is not supported")
+    return common
 
 
 def _ratio_value(r: Ratio) -> Quantity:
@@ -210,8 +216,7 @@ def add(a: Quantity, b: Quantity) -> Quantity | None:
     if a.unit == b.unit:
         _ucum.parse_unit(a.unit)
         return Quantity(make_decimal(CONTEXT.add(a.value, b.value)), a.unit)
-    _no_affine_mix(a, b)
-    common = _in_common_unit(a, b)
+    common = _arithmetic_operands(a, b)
     if common is None:
         return None
     return Quantity(make_decimal(CONTEXT.add(common[0], common[1])), common[2])
@@ -222,8 +227,7 @@ def subtract(a: Quantity, b: Quantity) -> Quantity | None:
     if a.unit == b.unit:
         _ucum.parse_unit(a.unit)
         return Quantity(make_decimal(CONTEXT.subtract(a.value, b.value)), a.unit)
-    _no_affine_mix(a, b)
-    common = _in_common_unit(a, b)
+    common = _arithmetic_operands(a, b)
     if common is None:
         return None
     return Quantity(make_decimal(CONTEXT.subtract(common[0], common[1])), common[2])
@@ -269,8 +273,7 @@ def _div_operands(a: Quantity, b: Quantity) -> tuple[Decimal, Decimal, str] | No
     if b.unit == "1" or a.unit == b.unit:
         _ucum.parse_unit(a.unit)
         return a.value, b.value, a.unit
-    _no_affine_mix(a, b)
-    return _in_common_unit(a, b)
+    return _arithmetic_operands(a, b)
 
 
 def truncated_divide(a: Quantity, b: Quantity) -> Quantity | None:
@@ -346,7 +349,7 @@ def ratio_to_quantity(r: Ratio) -> Quantity | None:
     return divide(r.numerator, r.denominator)
 
 
-_ESCAPES = {"'": "'", '"': '"', "\\": "\\", "/": "/", "r": "\r", "n": "\n", "t": "\t", "f": "\f"}
+_ESCAPES = {"'": "'", '"': '"', "\\": "\\", "r": "\r", "n": "\n", "t": "\t", "f": "\f"}
 _QUANTITY = re.compile(
     r"([+-]?[0-9]+(?:\.[0-9]+)?)"                   # value
     r"(?:\s*'((?:[^'\\]|\\.)*)'|\s+([a-z]+))?"      # 'unit' or calendar keyword

@@ -445,6 +445,9 @@ def test_mixed_temperature_scales_in_arithmetic_are_unsupported() -> None:
         add(Q("20 'Cel'"), Q("50 '[degF]'"))
     with pytest.raises(CqlUnsupportedError):
         subtract(Q("300 'K'"), Q("20 'Cel'"))
+    with pytest.raises(CqlUnsupportedError):
+        modulo(Q("300 'K'"), Q("20 'Cel'"))
+    assert add(Q("20 'Cel'"), Q("1 'mg'")) is None  # not commensurable at all
 
 
 def test_arithmetic_with_invalid_unit_raises() -> None:
