@@ -4,13 +4,15 @@ CQL quantities carry units of the Unified Code for Units of Measure (UCUM,
 https://ucum.org/ucum, case-sensitive form) or one of the CQL calendar duration
 keywords (``year``/``years`` ... ``millisecond``/``milliseconds``).
 
-Why this module is written by hand: the Python UCUM packages on PyPI are
-either unmaintained, incomplete (no arbitrary or special units, no
-annotations) or work in binary floating point, which cannot give the exact
-decimal results CQL needs. The engine needs a small, exact, dependency-free
-core: every factor here is an exact :class:`~fractions.Fraction`, and numbers
-are converted with :class:`decimal.Decimal` arithmetic at 60 digits before
-being rounded to CQL's Decimal scale by :func:`~cql.values.numbers.make_decimal`.
+Why this module is written by hand: no package on PyPI fits. ``pyucum``
+(last released 2019) calls a web service; ``ucumvert`` (0.x) translates UCUM
+into ``pint`` units, and ``pint`` converts in binary floating point and knows
+neither UCUM's arbitrary and special units nor CQL's calendar durations. CQL
+needs exact decimal results and its own calendar rules, and the engine
+should not depend on a young package for a safety-relevant core. Here every
+factor is an exact :class:`~fractions.Fraction`, and numbers are converted
+with :class:`decimal.Decimal` arithmetic at 60 digits before being rounded to
+CQL's Decimal scale by :func:`~cql.values.numbers.make_decimal`.
 
 What is implemented
 -------------------
