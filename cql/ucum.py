@@ -6,10 +6,10 @@ keywords (``year``/``years`` ... ``millisecond``/``milliseconds``).
 
 Why this module is written by hand: no package on PyPI fits. ``pyucum``
 (last released 2019) calls a web service; ``ucumvert`` (0.x) translates UCUM
-into ``pint`` units, and ``pint`` converts in binary floating point and knows
-neither UCUM's arbitrary and special units nor CQL's calendar durations. CQL
-needs exact decimal results and its own calendar rules, and the engine
-should not depend on a young package for a safety-relevant core. Here every
+into ``pint`` units, and ``pint`` converts in binary floating point and has
+no notion of CQL's calendar durations. CQL needs exact decimal results and
+its own calendar rules, and the engine should not depend on a young package
+for a safety-relevant core. Here every
 factor is an exact :class:`~fractions.Fraction`, and numbers are converted
 with :class:`decimal.Decimal` arithmetic at 60 digits before being rounded to
 CQL's Decimal scale by :func:`~cql.values.numbers.make_decimal`.
