@@ -67,6 +67,7 @@ from .values.numbers import (
     LONG_MAX,
     LONG_MIN,
     decimal_places,
+    make_decimal,
 )
 
 if TYPE_CHECKING:
@@ -560,7 +561,12 @@ class LibraryCompiler:
     def quantity_value(self, node: ast.QuantityLiteral) -> Quantity:
         from . import ucum
 
-        value = _decimal_literal(node.value)
+        # A quantity's value is a Decimal rounded to 8 places (unlike a bare decimal
+        # literal, where more places are an error), as the conformance suite expects.
+        try:
+            value = make_decimal(Decimal(node.value))
+        except InvalidOperation:
+            raise CqlSemanticError(f"invalid number '{node.value}'") from None
         unit = node.unit if node.unit is not None else "1"
         if unit not in ucum.CALENDAR_UNITS and not ucum.is_valid_unit(unit):
             raise CqlSemanticError(f"'{unit}' is not a valid UCUM unit")
