@@ -649,7 +649,8 @@ def check_content(content: RuleSetContent, *, engine: ModuleType | Any = None,
     return ValidationResult(builder.problems, ruleset)
 
 
-def _expected_id(path: Path) -> str | None:
+def expected_ruleset_id(path: Path) -> str | None:
+    """The rule-set id a version folder's parent name implies (rules/<id>/<version>)."""
     parent = path.resolve().parent.name
     return parent if re.match(r"^[a-z0-9]+(?:-[a-z0-9]+)*$", parent) else None
 
@@ -661,7 +662,7 @@ def check_path(path: str | Path, *, engine: Any = None) -> ValidationResult:
         content = RuleSetContent.from_folder(path)
     except ContentError as exc:
         return ValidationResult([Problem(str(path), None, str(exc))])
-    return check_content(content, engine=engine, expected_id=_expected_id(path))
+    return check_content(content, engine=engine, expected_id=expected_ruleset_id(path))
 
 
 def load_content(content: RuleSetContent, *, engine: Any = None, expected_id: str | None = None) -> CompiledRuleSet:
