@@ -36,7 +36,7 @@ from .compiled import (
 )
 from .content import ContentError, RuleSetContent, resolve_relative
 from .manifest import SEMVER_PATTERN, CqlValue, Manifest
-from .prefetch import check_prefetch_template
+from .prefetch import check_prefetch_template, render_prefetch
 from .problems import Problem, RuleSetInvalid
 from .templates import Template, TemplateError
 from .testcases import TestFile
@@ -369,8 +369,15 @@ class _Builder:
                 self.merror(["services", si, "id"], f"service id {service.id!r} is used twice")
             seen.add(service.id)
             for key, template in service.prefetch.items():
-                for message in check_prefetch_template(template, service.hook):
+                messages = check_prefetch_template(template, service.hook)
+                for message in messages:
                     self.merror(["services", si, "prefetch", key], f"prefetch {key}: {message}")
+                if not messages:
+                    limit = _search_subset_problem(template)
+                    if limit:
+                        self.warning(MANIFEST, self.at("services", si, "prefetch", key),
+                                     f"prefetch {key}: the rule-set test runner and the local FHIR test server "
+                                     f"can't run this query: {limit}")
             required = tuple(service.required) if service.required is not None else tuple(service.prefetch)
             for ri, key in enumerate(required):
                 if key not in service.prefetch:
@@ -607,6 +614,21 @@ def check_test_references(content: RuleSetContent, file: str, doc: YamlDocument,
 
 # --- helpers ---------------------------------------------------------------------------------
 
+def _search_subset_problem(template: str) -> str | None:
+    """Why the project's in-memory FHIR search (tests, local test server) can't run a
+    template that is otherwise valid, or None."""
+    try:
+        from cds_hooks.fhir_search import UnsupportedSearch, parse_query
+    except ImportError:  # pragma: no cover - the service package is always there
+        return None
+    try:
+        parse_query(render_prefetch(template, _SAMPLE_CONTEXT) or "")
+    except UnsupportedSearch as exc:
+        return str(exc)
+    return None
+
+
+_SAMPLE_CONTEXT = {"patientId": "example", "userId": "Practitioner/example", "encounterId": "example"}
 _UNION_TAGS = {"str", "list[str]", "bool", "int", "float", "CqlValue", "function-after[...]"}
 _MISMATCH = object()
 

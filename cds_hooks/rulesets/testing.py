@@ -155,8 +155,10 @@ def resources_from_prefetch(prefetch: Mapping[str, Any]) -> list[dict]:
     return out
 
 
-def fill_prefetch(service: ServiceDefinition, context: Mapping[str, Any], resources: Sequence[dict]) -> dict:
-    """Prefetch values for a request, from running each template against ``resources``."""
+def fill_prefetch(service: ServiceDefinition, context: Mapping[str, Any], resources: Sequence[dict],
+                  valuesets: Sequence[dict] = ()) -> dict:
+    """Prefetch values for a request, from running each template against ``resources``
+    (``valuesets`` serve ``:in`` searches)."""
     from cds_hooks.fhir_search import search  # the service's FHIR search subset
 
     prefetch: dict[str, Any] = {}
@@ -164,7 +166,7 @@ def fill_prefetch(service: ServiceDefinition, context: Mapping[str, Any], resour
         query = render_prefetch(template, context)
         if query is None:
             continue
-        found = search(list(resources), query)
+        found = search(list(resources), query, valuesets)
         if "?" in query:
             prefetch[key] = {"resourceType": "Bundle", "type": "searchset", "total": len(found),
                              "entry": [{"resource": r} for r in found]}
@@ -209,7 +211,7 @@ def run_request(ruleset: CompiledRuleSet, request: Mapping[str, Any], patient: A
     service = service_for(ruleset, hook, service_id)
     prefetch = request.get("prefetch")
     if not isinstance(prefetch, dict):
-        prefetch = fill_prefetch(service, context, patient_resources(patient))
+        prefetch = fill_prefetch(service, context, patient_resources(patient), ruleset.valuesets)
     cards = ruleset.evaluate(service.id, hook=hook, context=context, resources=resources_from_prefetch(prefetch),
                              now=now)
     return service, cards

@@ -240,3 +240,13 @@ def test_template_lines_in_folded_and_quoted_styles(demo: Path, engine: Any) -> 
         'detail: "Check the INR.\n\n    Then {{Missing Define}} and more"')
     manifest.write_text(text)
     assert find(errors(demo, engine), "'Missing Define'").line == line_of(manifest, "{{Missing Define}}")
+
+
+def test_queries_the_local_search_cannot_run_are_warnings(tmp_path: Path, engine: Any) -> None:
+    def patch(m: dict) -> None:
+        m["services"][0]["prefetch"]["odd"] = "Observation?patient={{context.patientId}}&flavour=sweet"
+
+    result = check_path(write_ruleset(tmp_path, patch=patch), engine=engine)
+    assert result.ok
+    warning = find([p for p in result.problems if not p.is_error], "can't run this query")
+    assert "flavour" in warning.message

@@ -1,0 +1,45 @@
+"""The rule-set test runner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from cds_hooks.rulesets.loader import load_ruleset
+from cds_hooks.rulesets.testing import resources_from_prefetch, run_tests
+from tests.rulesets.conftest import DEMO_TESTS, write_ruleset
+
+
+def test_prefetch_is_filled_from_the_patient_bundle_when_the_request_has_none(tmp_path: Path, engine: Any) -> None:
+    folder = write_ruleset(tmp_path, prefetch_in_requests=False)
+    report = run_tests(load_ruleset(folder, engine=engine))
+    assert report.passed, report.render()
+    assert [c.actual for c in report.cases] == [["info-card"], ["warning-card"], []]
+
+
+def test_errors_in_a_case_are_failures_with_the_reason(tmp_path: Path, engine: Any) -> None:
+    cases = [dict(DEMO_TESTS["cases"][0], request="data/p1.json")]  # a bundle is not a hook request
+    report = run_tests(load_ruleset(write_ruleset(tmp_path, tests={"cases": cases}), engine=engine))
+    assert not report.passed
+    [case] = report.failures
+    assert "hook and a context" in case.error
+    [problem] = report.as_problems()
+    assert (problem.file, problem.line) == ("tests/cases.yaml", 2)
+
+
+def test_dates_are_shifted_from_the_anchor(tmp_path: Path, engine: Any) -> None:
+    tests = {"shiftDatesFrom": "2026-11-01", "cases": DEMO_TESTS["cases"]}
+    report = run_tests(load_ruleset(write_ruleset(tmp_path, tests=tests), engine=engine))
+    assert report.passed
+
+
+def test_resources_from_prefetch_skips_outcomes_and_duplicates() -> None:
+    patient = {"resourceType": "Patient", "id": "1"}
+    prefetch = {
+        "patient": patient,
+        "again": {"resourceType": "Bundle", "entry": [{"resource": patient},
+                                                      {"resource": {"resourceType": "OperationOutcome"}}]},
+        "none": None,
+        "error": {"resourceType": "OperationOutcome", "issue": []},
+    }
+    assert resources_from_prefetch(prefetch) == [patient]
