@@ -50,3 +50,24 @@ def test_resources_have_no_text_form() -> None:
 
 def test_markdown_escape() -> None:
     assert markdown_escape("[click](http://x) *bold* <b>") == r"\[click\](http://x) \*bold\* \<b\>"
+
+
+@pytest.mark.parametrize("expression, text", [
+    ("115 'pmol/L'", "115 pmol/L"),
+    ("60 'mL/min/{1.73_m2}'", "60 mL/min/1.73 m2"),
+    ("3 months", "3 months"),
+    ("1 year", "1 year"),
+    ("@2026-03-04", "2026-03-04"),
+    ("@2026-03", "2026-03"),
+    ("@2026-03-04T10:30:00.000+01:00", "2026-03-04 10:30"),
+    ("@2026-03-04T", "2026-03-04"),
+    ("@T14:05", "14:05"),
+    ("1 'mg':2 'mL'", "1 mg : 2 mL"),
+    ("Round(45.123, 1)", "45.1"),
+    ("{'a', 'b'}", "a, b"),
+    ("Interval[@2026-01-01, @2026-03-01]", "2026-01-01 to 2026-03-01"),
+])
+def test_values_from_the_engine(expression: str, text: str) -> None:
+    import cql
+
+    assert humanize(cql.evaluate_expression(expression)) == text
