@@ -173,6 +173,8 @@ def _finish_request(response: Response) -> Response:
     rid = request_id.get()
     if rid:
         response.headers["X-Request-Id"] = rid
+    # Service-side time, for clients and the benchmark (RFC: W3C Server Timing).
+    response.headers["Server-Timing"] = f"app;dur={elapsed * 1000:.3f}"
     if kind is not None:
         st = state()
         response = st.cors.decorate(response)
