@@ -938,7 +938,9 @@ class LibraryCompiler:
     def c_unary(self, node: ast.Unary, scope: Scope) -> Compiled:
         operand = self.compile(node.operand, scope)
         if node.op == "plus":
-            if operand.type not in (INTEGER, LONG, DECIMAL, QUANTITY, ANY):
+            numeric = (INTEGER, LONG, DECIMAL, QUANTITY, ANY)
+            choices = operand.type.choices if isinstance(operand.type, ChoiceType) else (operand.type,)
+            if not all(t in numeric for t in choices):
                 raise CqlSemanticError(f"unary plus is not defined for {operand.type}")
             return operand
         return self.call(_UNARY_OPERATORS[node.op], [operand])
