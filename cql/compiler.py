@@ -662,7 +662,14 @@ class LibraryCompiler:
         for name, compiled in parts.items():
             if name not in allowed:
                 raise CqlSemanticError(f"unknown element '{name}'")
-            out.append((name, self.coerce(compiled, allowed[name]).fn))
+            want = allowed[name]
+            if isinstance(want, ListType) and not isinstance(compiled.type, ListType) \
+                    and compiled.type != ANY and self.conversion(compiled.type, want.element) is not None:
+                # List promotion: a single value given for a list element.
+                item = self.coerce(compiled, want.element).fn
+                out.append((name, lambda ctx, _f=item: None if (v := _f(ctx)) is None else [v]))
+                continue
+            out.append((name, self.coerce(compiled, want).fn))
         return out
 
     def c_code(self, node: ast.CodeSelector, scope: Scope) -> Compiled:
