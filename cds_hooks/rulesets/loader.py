@@ -14,6 +14,7 @@ Running the tests is :mod:`cds_hooks.rulesets.testing`.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -41,6 +42,8 @@ from .problems import Problem, RuleSetInvalid
 from .templates import Template, TemplateError
 from .testcases import TestFile
 from .yamlsrc import YamlDocument, YamlSyntaxError, load_yaml
+
+log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.yaml"
 BOOLEAN = "System.Boolean"
@@ -240,6 +243,10 @@ class _Builder:
                 file = next(p for p in self.content if p.endswith(".cql") and
                             self.content.text(p) == others[exc.library])
             self.error(file, exc.line, f"CQL: {exc.message}", exc.column)
+            return None
+        except Exception as exc:  # an engine defect must refuse the version, not crash validation
+            log.exception("the CQL engine failed on %s", library_file)
+            self.error(library_file, None, f"the CQL engine failed: {type(exc).__name__}: {exc}")
             return None
 
     def check_library(self, m: Manifest, library: Any) -> Mapping[str, Any] | None:

@@ -10,6 +10,7 @@ see on a call with complete prefetch.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -25,6 +26,8 @@ from .loader import load_test_file
 from .prefetch import render_prefetch
 from .problems import Problem
 from .templates import TemplateRenderError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -250,5 +253,8 @@ def run_tests(ruleset: CompiledRuleSet, *, now: datetime | None = None,
                 result.error = f"{type(exc).__name__}: {exc}"
             except (KeyError, ValueError, json.JSONDecodeError) as exc:
                 result.error = f"cannot run the case: {type(exc).__name__}: {exc}"
+            except Exception as exc:  # an engine or rendering defect fails the case, never the run
+                log.exception("rule-set test %r crashed", case.name)
+                result.error = f"internal error: {type(exc).__name__}: {exc}"
             report.cases.append(result)
     return report

@@ -43,3 +43,16 @@ def test_resources_from_prefetch_skips_outcomes_and_duplicates() -> None:
         "error": {"resourceType": "OperationOutcome", "issue": []},
     }
     assert resources_from_prefetch(prefetch) == [patient]
+
+
+def test_a_crash_during_evaluation_fails_the_case(tmp_path: Path, engine: Any) -> None:
+    ruleset = load_ruleset(write_ruleset(tmp_path), engine=engine)
+
+    def explode(*args: Any, **kwargs: Any) -> Any:
+        raise TypeError("engine defect")
+
+    object.__setattr__(ruleset, "library", type("Lib", (), {"evaluate": staticmethod(explode),
+                                                            "parameters": {}})())
+    report = run_tests(ruleset)
+    assert len(report.failures) == 3
+    assert all("internal error: TypeError: engine defect" in c.error for c in report.failures)

@@ -250,3 +250,13 @@ def test_queries_the_local_search_cannot_run_are_warnings(tmp_path: Path, engine
     assert result.ok
     warning = find([p for p in result.problems if not p.is_error], "can't run this query")
     assert "flavour" in warning.message
+
+
+def test_an_engine_defect_refuses_the_version_instead_of_crashing(demo: Path) -> None:
+    class Crashing:
+        def compile_library(self, *args: Any, **kwargs: Any) -> Any:
+            raise AttributeError("internal engine bug")
+
+    result = check_path(demo, engine=Crashing())
+    problem = find(result.errors, "the CQL engine failed")
+    assert problem.file == "Demo.cql" and result.ruleset is None
