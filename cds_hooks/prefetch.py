@@ -10,7 +10,8 @@ key absent                    fetched from ``fhirServer`` (with the bearer token
                               impossible and the key is required: 412
 ``null``                      no data; not fetched again
 Bundle (maybe empty)          its resources are used; ``next`` links are followed on
-                              ``fhirServer`` (under the same deadline, up to a page cap);
+                              ``fhirServer`` (under the same deadline, up to a page cap)
+                              unless the template asks for one page (``_count``);
                               more pages but no way to fetch them: the key failed
 a single resource             used
 OperationOutcome, or one      the client hit an error: not fetched again; the key failed
@@ -272,14 +273,14 @@ def deadline_after(seconds: float) -> float:
 
 
 def fill_prefetch(prefetch: Mapping[str, str], context: Mapping[str, Any], resources: Sequence[dict],
-                  hook: str = "patient-view") -> dict[str, Any]:
+                  hook: str = "patient-view", valuesets: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
     """Prefetch values as a client with ``resources`` on its FHIR server would send them.
 
     A read gives the resource or ``null``; a search gives a searchset Bundle
     (maybe empty). Keys whose tokens have no value in ``context`` are left
-    out, as a client would skip them. Used by ``cds-hooks example`` and the
-    rule-set test runner; raises ``fhir_search.UnsupportedSearch`` for a
-    query outside the prefetch subset.
+    out, as a client would skip them. ``valuesets`` serve ``:in`` searches.
+    Used by ``cds-hooks example`` and the benchmark; raises
+    ``fhir_search.UnsupportedSearch`` for a query outside the prefetch subset.
     """
     from .fhir_search import parse_query, search
     from .models import parse_context
@@ -291,7 +292,7 @@ def fill_prefetch(prefetch: Mapping[str, str], context: Mapping[str, Any], resou
         if query is None:
             continue
         parsed = parse_query(query)
-        found = search(resources, parsed)
+        found = search(resources, parsed, valuesets)
         if parsed.resource_id is not None:
             values[key] = found[0] if found else None
         else:
