@@ -26,7 +26,6 @@ from .logs import PatientHasher, configure_logging, request_id
 from .metrics import Metrics
 from .prefetch import PlanCache
 from .recorder import IssuedCardRecorder
-from .serving import StaticRegistry
 from .storage.db import Database
 
 log = logging.getLogger("cds_hooks.app")
@@ -118,7 +117,9 @@ def create_app(config: Config | None = None, *, registry: Any = None, database: 
     app.register_blueprint(services.bp)
     app.register_blueprint(feedback.bp)
     app.register_blueprint(health.bp)
-    _register_admin(app)
+    from .admin.blueprint import register_admin
+
+    register_admin(app)
 
     app.before_request(_start_request)
     app.after_request(_finish_request)
@@ -130,23 +131,13 @@ def create_app(config: Config | None = None, *, registry: Any = None, database: 
 
 
 def _default_registry(config: Config, database: Database) -> Any:
-    try:
-        from .rulesets import RuleSetRegistry, bootstrap_bundled
-    except ImportError:
-        log.warning("the rule-set registry is not available in this build; serving no rule sets")
-        return StaticRegistry()
+    from .rulesets import RuleSetRegistry, bootstrap_bundled
+
     if config.bootstrap_rules:
         bootstrap_bundled(database, config.rules_dir)
     return RuleSetRegistry(database, poll_interval=config.registry_poll_seconds)
 
 
-def _register_admin(app: Flask) -> None:
-    try:
-        from .admin.blueprint import register_admin
-    except ImportError:
-        log.info("the admin API is not available in this build")
-        return
-    register_admin(app)
 
 
 # --------------------------------------------------------------------------- per request

@@ -35,12 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     example.add_argument("--no-prefetch", action="store_true", help="leave prefetch out (the service fetches)")
     example.set_defaults(func=_example)
 
-    try:
-        from .rulesets.cli import register
-    except ImportError:
-        pass
-    else:
-        register(sub)
+    from .rulesets.cli import register
+
+    register(sub)
 
     args = parser.parse_args(argv)
     return int(args.func(args) or 0)
@@ -109,12 +106,9 @@ def _prepare(config: Any) -> None:
     database = Database(config.resolved_database_url())
     database.migrate()
     if config.bootstrap_rules:
-        try:
-            from .rulesets import bootstrap_bundled
-        except ImportError:
-            pass
-        else:
-            bootstrap_bundled(database, config.rules_dir)
+        from .rulesets import bootstrap_bundled
+
+        bootstrap_bundled(database, config.rules_dir)
     database.dispose()
 
 

@@ -1,4 +1,4 @@
-"""Fixed snapshots of served rule sets, for tests and for a service without the rule-set store.
+"""Fixed snapshots of served rule sets, for tests and tools that serve given rule sets.
 
 The real registry (``cds_hooks.rulesets.RuleSetRegistry``) follows activations
 in the database; these classes implement the same ``current()`` /

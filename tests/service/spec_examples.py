@@ -135,3 +135,23 @@ SANDBOX_ORDER_SIGN = {
                  "display": "Warfarin Sodium 5 MG Oral Tablet"}]}}}]},
     },
 }
+
+# The spec's example prefetch templates and prefetch data ("Example prefetch templates"):
+# "diabetes-type2" is missing from the data, so the service must fetch it; "user"
+# comes as a collection Bundle. The template's "sort:desc=date" is copied as written.
+SPEC_PREFETCH_TEMPLATES = {
+    "patient": "Patient/{{context.patientId}}",
+    "hemoglobin-a1c": "Observation?patient={{context.patientId}}&code=4548-4&_count=1&sort:desc=date",
+    "diabetes-type2": "Condition?patient={{context.patientId}}&code=44054006&category=problem-list-item"
+                      "&clinical-status=active",
+    "user": "PractitionerRole?_id={{userPractitionerRoleId}}",
+}
+
+SPEC_PREFETCH_DATA = {
+    "patient": {"resourceType": "Patient", "id": "1288992", "gender": "male", "birthDate": "1974-12-25"},
+    "hemoglobin-a1c": {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": {
+        "resourceType": "Observation", "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "4548-4", "display": "Hemoglobin A1c"}]}}}]},
+    "user": {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": {
+        "resourceType": "Practitioner", "id": "123"}}]},
+}

@@ -377,3 +377,42 @@ def test_security_headers(client):
     response = client.get("/cds-services")
     assert response.headers["Cache-Control"] == "no-store"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_spec_prefetch_example_fetches_the_missing_key(tmp_path):
+    from .spec_examples import SPEC_PREFETCH_DATA, SPEC_PREFETCH_TEMPLATES
+
+    service = FakeService(id="spec-prefetch", hook="patient-view", title="Spec example",
+                          description="The spec's example prefetch", prefetch=SPEC_PREFETCH_TEMPLATES,
+                          required=("patient", "hemoglobin-a1c", "diabetes-type2"))
+    ruleset = fake_ruleset(services=(service,))
+    app = make_app(tmp_path, ruleset)
+    diabetes = {"resourceType": "Condition", "id": "dm2", "subject": {"reference": "Patient/1288992"},
+                "code": {"coding": [{"system": "http://snomed.info/sct", "code": "44054006"}]},
+                "category": [{"coding": [{"code": "problem-list-item"}]}],
+                "clinicalStatus": {"coding": [{"code": "active"}]}}
+    with FhirTestServer([diabetes]) as ehr:
+        body = {"hook": "patient-view", "hookInstance": "c9a0a5d4-5f7b-4d44-bd55-0b8a3bd3fd0e",
+                "fhirServer": ehr.base_url,
+                "context": {"userId": "PractitionerRole/123", "patientId": "1288992"},
+                "prefetch": copy.deepcopy(SPEC_PREFETCH_DATA)}
+        response = post(app.test_client(), "spec-prefetch", body)
+        assert ehr.queries() == ["Condition?patient=1288992&code=44054006&category=problem-list-item"
+                                 "&clinical-status=active"]
+    assert response.status_code == 200
+    assert response.get_json()["cards"][0]["summary"] == "Seen: 1 Condition, 1 Observation, 1 Patient, 1 Practitioner"
+    app.extensions["cds"].close()
+
+
+def test_sandbox_shaped_patient_view_with_partial_prefetch(client, fhir, ruleset):
+    # The sandbox sends fhirAuthorization with its own fields and only some prefetch keys.
+    body = {"hookInstance": "5b1f3c2a-6e1d-4f0a-9e7c-2d8b4a6c1e55", "fhirServer": fhir.base_url,
+            "hook": "patient-view",
+            "fhirAuthorization": {"access_token": "sandbox-token", "token_type": "Bearer", "expires_in": 300,
+                                  "scope": "patient/*.read user/*.read", "subject": "cds-service"},
+            "context": {"userId": "Practitioner/COREPRACTITIONER1", "patientId": PATIENT_ID},
+            "prefetch": {"patient": full_prefetch()["patient"]}}
+    response = post(client, "test-patient-view", body)
+    assert response.status_code == 200
+    assert sorted(fhir.queries()) == [f"Condition?patient={PATIENT_ID}",
+                                      f"MedicationRequest?patient={PATIENT_ID}&status=active"]
