@@ -886,6 +886,9 @@ class LibraryCompiler:
             return found
         if has_operator(node.name):
             return self.call(node.name, args)
+        if node.name in ("distinct", "flatten") and len(args) == 1:
+            # 'distinct(X)' / 'flatten(X)': the keyword operator applied to a parenthesized operand.
+            return self.call(_UNARY_OPERATORS[node.name], args)
         raise CqlSemanticError(f"could not resolve call to function '{node.name}' with arguments of type "
                                f"({describe_types([a.type for a in args])})")
 
