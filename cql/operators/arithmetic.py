@@ -47,6 +47,7 @@ from ..values import quantity as q
 from ..values import temporal
 from ..values.numbers import (
     CONTEXT,
+    DECIMAL_LIMIT,
     DECIMAL_MAX,
     DECIMAL_MIN,
     DECIMAL_SCALE,
@@ -68,6 +69,8 @@ _ONE = Decimal(1)
 
 def _decimal(value: Decimal) -> Decimal:
     """A Decimal result: 8 places, in range, never a negative zero."""
+    if value.is_finite() and abs(value) >= DECIMAL_LIMIT:
+        raise CqlRuntimeError(f"Decimal overflow: the result ({value:.8E}) is outside the range of Decimal")
     result = make_decimal(value)
     if result.is_zero() and result.is_signed():
         result = result.copy_abs()

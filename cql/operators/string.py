@@ -260,7 +260,9 @@ class _Translator:
         out = ""
         for letter in letters:
             if letter not in _JAVA_FLAGS:
-                raise _unsupported(self.p, f"the inline flag '{letter}'")
+                if letter in "duU":
+                    raise _unsupported(self.p, f"the inline flag '{letter}'")
+                raise _invalid(self.p, f"unknown inline flag '{letter}'")
             out += _JAVA_FLAGS[letter]
         return out
 
