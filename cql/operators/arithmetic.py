@@ -187,7 +187,7 @@ def truncated_divide_long(a: int, b: int) -> int | None:
 def truncated_divide_decimal(a: Decimal, b: Decimal) -> Decimal | None:
     if b.is_zero():
         return None
-    return _decimal(_checked(CONTEXT.divide, a, b).to_integral_value(ROUND_DOWN, CONTEXT))
+    return _decimal(CONTEXT.divide_int(a, b))  # exact: truncated toward zero
 
 
 @operator("TruncatedDivide", [QUANTITY, QUANTITY], QUANTITY)
