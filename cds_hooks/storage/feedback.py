@@ -42,6 +42,21 @@ def issued_cards(database: Database, uuids: Sequence[str]) -> dict[str, IssuedCa
     return {row.uuid: row for row in rows}
 
 
+def _override_reason(entry: FeedbackEntry) -> dict | None:
+    # The coded reason is kept; a clinician's free-text comment is not, because
+    # it may name the patient (no patient-identifying data is stored). Only the
+    # fact that there was a comment is.
+    given = entry.overrideReason
+    if given is None:
+        return None
+    kept: dict = {}
+    if given.reason is not None:
+        kept["reason"] = given.reason.model_dump(mode="json", exclude_none=True)
+    if given.userComment:
+        kept["userCommentGiven"] = True
+    return kept or None
+
+
 def store_feedback(database: Database, service_id: str, entries: Sequence[FeedbackEntry],
                    known: dict[str, IssuedCard]) -> list[FeedbackStored]:
     """Store each entry once; entries whose card isn't in ``known`` are stored and flagged.
@@ -64,8 +79,7 @@ def store_feedback(database: Database, service_id: str, entries: Sequence[Feedba
             "outcome_timestamp": entry.outcomeTimestamp,
             "accepted_suggestions": [s.model_dump(mode="json", exclude_none=True)
                                      for s in entry.acceptedSuggestions or []] or None,
-            "override_reason": (entry.overrideReason.model_dump(mode="json", exclude_none=True)
-                                if entry.overrideReason else None),
+            "override_reason": _override_reason(entry),
             "received_at": now,
         })
     inserted = database.insert_ignoring_duplicates(Feedback, rows)
