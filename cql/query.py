@@ -180,6 +180,8 @@ def compile_query(c: LibraryCompiler, node: ast.Query, scope: Scope) -> Compiled
                     if not multi:
                         return None
                     value = []
+                elif not isinstance(value, list):
+                    value = [value]
                 lists.append(value)
             elif value is None:
                 if not multi:
