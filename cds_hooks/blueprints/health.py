@@ -30,17 +30,23 @@ def readyz() -> Response:
         log.warning("database not reachable", extra={"error": type(exc).__name__})
         problems.append("the database is not reachable")
     rulesets = []
+    load_errors: list[str] = []
     try:
         snapshot = st.registry.current()
         rulesets = [{"id": r.id, "version": r.version, "sha256": r.sha256} for r in snapshot.rulesets]
+        # Rule sets whose active version failed to load (served from an older one, or not at all).
+        load_errors = list(getattr(snapshot, "errors", ()))
     except Exception as exc:
         log.warning("rule-set registry failed", extra={"error": type(exc).__name__})
         problems.append("the active rule sets could not be loaded")
     if not rulesets and not problems:
         problems.append("no rule set is active")
     if problems:
-        return outcome_response(503, "transient", problems)
-    return json_response({"status": "ready", "rulesets": rulesets})
+        return outcome_response(503, "transient", problems + load_errors)
+    body: dict = {"status": "ready", "rulesets": rulesets}
+    if load_errors:
+        body["errors"] = load_errors
+    return json_response(body)
 
 
 @bp.get("/metrics")

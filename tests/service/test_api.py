@@ -416,3 +416,15 @@ def test_sandbox_shaped_patient_view_with_partial_prefetch(client, fhir, ruleset
     assert response.status_code == 200
     assert sorted(fhir.queries()) == [f"Condition?patient={PATIENT_ID}",
                                       f"MedicationRequest?patient={PATIENT_ID}&status=active"]
+
+
+def test_readyz_reports_rule_sets_that_failed_to_load(tmp_path):
+    from cds_hooks.serving import StaticRegistry, StaticSnapshot
+
+    app = make_app(tmp_path)
+    snapshot = StaticSnapshot([fake_ruleset()])
+    snapshot.errors = ("other-rules 2.0.0: could not be compiled",)
+    app.extensions["cds"].registry = StaticRegistry(snapshot)
+    body = app.test_client().get("/readyz").get_json()
+    assert body["status"] == "ready" and body["errors"] == ["other-rules 2.0.0: could not be compiled"]
+    app.extensions["cds"].close()
