@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import unquote, urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -105,7 +105,14 @@ def within_base(url: str, base: str) -> str | None:
     """
     base = base.rstrip("/") + "/"
     absolute = urljoin(base, url)
-    return absolute if absolute.startswith(base) else None
+    target, root = urlsplit(absolute), urlsplit(base)
+    # Dot segments ("/r4/../admin") and their encoded forms would climb out of the base path.
+    segments = unquote(target.path).split("/")
+    if "." in segments or ".." in segments:
+        return None
+    if (target.scheme, target.netloc) != (root.scheme, root.netloc) or not target.path.startswith(root.path):
+        return None
+    return absolute
 
 
 class FhirClient:

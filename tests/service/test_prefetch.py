@@ -305,3 +305,21 @@ def test_fill_prefetch_like_a_client():
     assert [e["resource"]["id"] for e in values["conditions"]["entry"]] == ["c-dpn", "c-af"]
     assert values["medications"]["total"] == 3
     assert "encounter" not in values and values["nobody"] is None
+
+
+@pytest.mark.parametrize("link,ok", [
+    ("https://fhir.example.org/r4/Condition?page=2", True),
+    ("Condition?page=2", True),
+    ("/r4/Condition?page=2", True),
+    ("https://fhir.example.org/r4/../admin", False),
+    ("https://fhir.example.org/r4/%2e%2e/admin", False),
+    ("https://fhir.example.org/r4-other/Condition", False),
+    ("http://fhir.example.org/r4/Condition", False),
+    ("https://fhir.example.org@evil.example.com/r4/Condition", False),
+    ("https://evil.example.com/r4/Condition", False),
+    ("//evil.example.com/r4/Condition", False),
+])
+def test_next_links_must_stay_under_the_fhir_server(link, ok):
+    from cds_hooks.fhir_client import within_base
+
+    assert (within_base(link, "https://fhir.example.org/r4") is not None) is ok
