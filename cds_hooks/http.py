@@ -71,6 +71,8 @@ def read_json_object() -> dict[str, Any]:
                        f"the request body is not UTF-8 text (byte {exc.start})") from None
     except RecursionError:
         raise ApiError(400, "structure", "the request body's JSON is nested too deeply") from None
+    except ValueError:  # e.g. an integer of more than 4300 digits
+        raise ApiError(400, "structure", "the request body holds a JSON value that can't be read") from None
     if not isinstance(body, dict):
         raise ApiError(400, "structure", "the request body must be a JSON object")
     return body

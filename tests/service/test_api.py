@@ -221,6 +221,7 @@ def test_fhir_authorization_without_fhir_server_is_400(client):
     ("[1, 2]", "JSON object"),
     (b"\xff\xfe\x00", "UTF-8"),
     ("[" * 100000 + "]" * 100000, "nested"),
+    ('{"hook": ' + "1" * 5000 + "}", "can't be read"),
 ])
 def test_malformed_json_is_400_with_position(client, body, where):
     response = post(client, "test-patient-view", body)
