@@ -68,7 +68,8 @@ def bundle_resources(bundle: Mapping[str, Any]) -> tuple[list[dict], str | None]
     """
     resources: list[dict] = []
     problem = None
-    for entry in bundle.get("entry") or []:
+    entries = bundle.get("entry")
+    for entry in entries if isinstance(entries, list) else []:
         resource = entry.get("resource") if isinstance(entry, Mapping) else None
         if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
             continue
@@ -91,7 +92,8 @@ def outcome_is_error(outcome: Mapping[str, Any]) -> bool:
 
 def next_link(bundle: Mapping[str, Any]) -> str | None:
     """The Bundle's ``link[relation=next]`` URL, if any."""
-    for link in bundle.get("link") or []:
+    links = bundle.get("link")
+    for link in links if isinstance(links, list) else []:
         if isinstance(link, Mapping) and link.get("relation") == "next" and isinstance(link.get("url"), str):
             return link["url"]
     return None

@@ -323,3 +323,14 @@ def test_next_links_must_stay_under_the_fhir_server(link, ok):
     from cds_hooks.fhir_client import within_base
 
     assert (within_base(link, "https://fhir.example.org/r4") is not None) is ok
+
+
+@pytest.mark.parametrize("bundle", [
+    {"resourceType": "Bundle", "entry": 5},
+    {"resourceType": "Bundle", "entry": "text", "link": {"relation": "next"}},
+    {"resourceType": "Bundle", "entry": [None, 1, {"resource": "x"}, {"resource": {"id": "no-type"}}],
+     "link": [None, {"relation": "next", "url": 5}]},
+])
+def test_malformed_bundles_give_no_data_not_errors(client, bundle):
+    result = run({"patient": None, "conditions": bundle, "medications": None}, client=client)
+    assert result.outcomes["conditions"].source == "prefetch" and result.resources == []
