@@ -335,22 +335,25 @@ def log(a: Decimal, base: Decimal) -> Decimal | None:
 # ---------------------------------------------------------------- Ceiling, Floor, Truncate, Round
 
 
-def _integer_part(a: Decimal, rounding: str) -> int:
-    return make_integer(int(a.to_integral_value(rounding, CONTEXT)))
+def _integer_part(a: Decimal, rounding: str) -> int | None:
+    # A result outside the Integer range is null (unknown), as the reference defines
+    # Ceiling, Floor and Truncate; never a wrapped or clipped value.
+    value = int(a.to_integral_value(rounding, CONTEXT))
+    return value if INTEGER_MIN <= value <= INTEGER_MAX else None
 
 
 @operator("Ceiling", [DECIMAL], INTEGER)
-def ceiling(a: Decimal) -> int:
+def ceiling(a: Decimal) -> int | None:
     return _integer_part(a, ROUND_CEILING)
 
 
 @operator("Floor", [DECIMAL], INTEGER)
-def floor(a: Decimal) -> int:
+def floor(a: Decimal) -> int | None:
     return _integer_part(a, ROUND_FLOOR)
 
 
 @operator("Truncate", [DECIMAL], INTEGER)
-def truncate(a: Decimal) -> int:
+def truncate(a: Decimal) -> int | None:
     return _integer_part(a, ROUND_DOWN)
 
 
