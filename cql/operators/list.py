@@ -101,7 +101,7 @@ def equality_key(value: Any) -> tuple[Any, bool] | None:
         if type(rt) is str or rt is None:
             if type(ident) is not str:
                 ident = None
-            return ("d~", len(value), rt, ident), False
+            return ("d~", rt, ident), False
     return None
 
 
