@@ -111,14 +111,13 @@ def create_app(config: Config | None = None, *, registry: Any = None, database: 
         cors=Cors(config.cors_origins, config.development),
     )
 
+    from .admin.blueprint import register_admin
     from .blueprints import discovery, feedback, health, services
 
     app.register_blueprint(discovery.bp)
     app.register_blueprint(services.bp)
     app.register_blueprint(feedback.bp)
     app.register_blueprint(health.bp)
-    from .admin.blueprint import register_admin
-
     register_admin(app)
 
     app.before_request(_start_request)
@@ -136,8 +135,6 @@ def _default_registry(config: Config, database: Database) -> Any:
     if config.bootstrap_rules:
         bootstrap_bundled(database, config.rules_dir)
     return RuleSetRegistry(database, poll_interval=config.registry_poll_seconds)
-
-
 
 
 # --------------------------------------------------------------------------- per request
@@ -164,7 +161,7 @@ def _finish_request(response: Response) -> Response:
     rid = request_id.get()
     if rid:
         response.headers["X-Request-Id"] = rid
-    # Service-side time, for clients and the benchmark (RFC: W3C Server Timing).
+    # Service-side time, for clients and the benchmark (W3C Server Timing).
     response.headers["Server-Timing"] = f"app;dur={elapsed * 1000:.3f}"
     if kind is not None:
         st = state()
@@ -175,6 +172,8 @@ def _finish_request(response: Response) -> Response:
             log.info("request", extra={
                 "method": request.method, "path": request.path, "status": response.status_code,
                 "duration_ms": round(elapsed * 1000, 3), "endpoint": kind, **g.log_fields})
+    if response.status_code in (204, 401) and not response.content_length:
+        response.headers.pop("Content-Type", None)  # bare answers have no body to type
     # Answers may hold patient data or depend on rule-set state: never cache them.
     response.headers.setdefault("Cache-Control", "no-store")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
