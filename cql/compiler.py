@@ -763,11 +763,16 @@ class LibraryCompiler:
         if found is not None:
             slot, type_ = found
             return Compiled(lambda ctx: ctx.vars.get(slot), type_)
+        if scope.this is not None:
+            # In `sort by`, a property of the element wins over a library name.
+            this = self._this(scope)
+            try:
+                return self.member_access(this, name)
+            except CqlSemanticError:
+                pass
         resolved = self.resolve_library_name(self, name, external=False)
         if resolved is not None:
             return resolved
-        if scope.this is not None:
-            return self.member_access(self._this(scope), name)
         for model in self.models:
             implicit = getattr(model, "implicit_identifier", None)
             if implicit is not None:
@@ -1199,7 +1204,16 @@ class LibraryCompiler:
             return self.call(name, [operand, Compiled(lambda ctx: None, QUANTITY, null_literal=True)])
         if isinstance(node.per, str):
             return self.call(name, [operand, constant(Quantity(Decimal(1), node.per), QUANTITY)])
-        return self.call(name, [operand, self.compile(node.per, scope)])
+        per = self.compile(node.per, scope)
+        if name == "Expand" and per.type == DECIMAL:
+            # A Decimal per over Integer points yields Decimal points (expand { Interval[10, 10] } per 0.1).
+            point = operand.type
+            wrap = isinstance(point, ListType)
+            point = point.element if wrap else point
+            if isinstance(point, IntervalType) and point.point in (INTEGER, LONG):
+                target: CqlType = IntervalType(DECIMAL)
+                operand = self.coerce(operand, ListType(target) if wrap else target)
+        return self.call(name, [operand, per])
 
     def c_timing(self, node: ast.Timing, scope: Scope) -> Compiled:
         from .timing import compile_timing

@@ -155,3 +155,14 @@ define Total: Rows R aggregate distinct T starting 0: T + R.v
     assert len(result["Sorted"]) == 300
     assert len(result["Ids"]) == 150
     assert elapsed < 2.0
+
+
+def test_sort_by_property_wins_over_a_define_of_the_same_name():
+    from cql import compile_library
+
+    lib = compile_library(
+        "library T\n"
+        "define \"a\": 99\n"
+        "define \"Sorted\": ({ Tuple { a: 2 }, Tuple { a: 1 }, Tuple { a: 3 } }) X sort by a\n")
+    result = lib.evaluate()["Sorted"]
+    assert [t.elements["a"] for t in result] == [1, 2, 3]
