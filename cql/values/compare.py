@@ -80,7 +80,12 @@ def _equal_interval(a: Interval, b: Interval) -> bool | None:
 
     la, ha = normalized_bounds(a)
     lb, hb = normalized_bounds(b)
-    return _equal_sequence([la, ha], [lb, hb])
+    # Start and End are compared with =: an unknown (open null) bound makes
+    # that comparison unknown, even against another unknown bound.
+    low, high = equal(la, lb), equal(ha, hb)
+    if low is False or high is False:
+        return False
+    return None if low is None or high is None else True
 
 
 def equivalent(a: Any, b: Any) -> bool:
