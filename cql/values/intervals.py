@@ -83,6 +83,12 @@ def max_value(type_name: str) -> Any:
     raise CqlRuntimeError(f"maximum is not defined for {type_name}")
 
 
+_POINT_TYPE_NAMES: dict[type, str] = {
+    int: "Integer", Long: "Long", Decimal: "Decimal", temporal.Date: "Date", temporal.DateTime: "DateTime",
+    temporal.Time: "Time",
+}
+
+
 def normalized_bounds(interval: Interval) -> tuple[Any, Any]:
     """The interval's bounds as closed bounds (open bounds moved inwards by one step).
 
@@ -90,18 +96,23 @@ def normalized_bounds(interval: Interval) -> tuple[Any, Any]:
     that is known; an open null bound stays null (unknown).
     """
     low, high = interval.low, interval.high
+    point_type = interval.point_type
+    if point_type in (None, "Any"):
+        # The point type of an interval whose static type was not known: that of its other bound.
+        bound = low if low is not None else high
+        point_type = _POINT_TYPE_NAMES.get(type(bound)) if bound is not None else None
     if low is None:
-        if interval.low_closed and interval.point_type:
+        if interval.low_closed and point_type:
             try:
-                low = min_value(interval.point_type)
+                low = min_value(point_type)
             except CqlRuntimeError:
                 low = None
     elif not interval.low_closed:
         low = successor(low)
     if high is None:
-        if interval.high_closed and interval.point_type:
+        if interval.high_closed and point_type:
             try:
-                high = max_value(interval.point_type)
+                high = max_value(point_type)
             except CqlRuntimeError:
                 high = None
     elif not interval.high_closed:
