@@ -4,7 +4,6 @@ date/time operators, as the CQL specification defines each phrase."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from . import ast
@@ -66,33 +65,41 @@ def compile_timing(c: LibraryCompiler, node: ast.Timing, scope: Scope) -> Compil
             if phrase.inclusive:
                 return c.call("SameOrBefore" if before else "SameOrAfter", [left, right], options)
             return c.call("Before" if before else "After", [left, right], options)
+        # With an offset, interval operands stand for one of their boundaries:
+        # A ... before B compares the end of A with the start of B, A ... after B
+        # the start of A with the end of B.
         quantity = constant(c.quantity_value(phrase.quantity), QUANTITY)
-        if isinstance(left.type, IntervalType) and phrase.prefix is None:
+        if isinstance(left.type, IntervalType):
             left = c.call("End" if before else "Start", [left])
-        if isinstance(right.type, IntervalType) and phrase.suffix is None:
+        if isinstance(right.type, IntervalType):
             right = c.call("Start" if before else "End", [right])
-        right_slot, right_held = held(right)
-        left_slot, left_held = held(left)
-        # The boundary the offset measures from: B - q (before) or B + q (after).
-        boundary = c.call("Subtract" if before else "Add", [right_held, quantity])
-        precision = phrase.precision or _unit_precision(phrase.quantity)
-        point_options = {"precision": precision} if precision else None
         qualifier = phrase.offset_qualifier
-        if qualifier is None:
-            body = c.call("SameAs", [left_held, boundary], point_options)
-        elif qualifier == "or more":
-            body = c.call("SameOrBefore" if before else "SameOrAfter", [left_held, boundary], point_options)
-        elif qualifier == "more than":
-            body = c.call("Before" if before else "After", [left_held, boundary], point_options)
+        if qualifier in (None, "or more", "more than"):
+            # A 3 days before B: A same as B - 3 days; or more: same or before; more than: before.
+            boundary = c.call("Subtract" if before else "Add", [right, quantity])
+            if qualifier is None:
+                name = "SameAs"
+            elif qualifier == "or more":
+                name = "SameOrBefore" if before else "SameOrAfter"
+            else:
+                name = "Before" if before else "After"
+            return c.call(name, [left, boundary], options)
+        # 'or less' / 'less than': A in [B - 3 days, B) (before) or (B, B + 3 days] (after),
+        # B itself included with 'on or'; false when B is null.
+        right_slot, right_held = held(right)
+        offset_closed = qualifier == "or less"
+        if before:
+            interval = _interval(c, c.call("Subtract", [right_held, quantity]), right_held, offset_closed,
+                                 phrase.inclusive)
         else:
-            # 'or less' / 'less than': between the boundary and B, B itself excluded.
-            closed = qualifier == "or less"
-            interval = _interval(c, boundary, right_held, closed, False) if before else \
-                _interval(c, right_held, boundary, False, closed)
-            body = c.call("In", [left_held, interval], point_options)
-        return with_held([(right_slot, right), (left_slot, left)], _null_if_any(body, [right_held, left_held]))
+            interval = _interval(c, right_held, c.call("Add", [right_held, quantity]), phrase.inclusive,
+                                 offset_closed)
+        body = c.call("In", [left, interval], options)
+        return with_held([(right_slot, right)], _false_if_null(body, right_held))
 
     if kind == "within":
+        # A within 3 days of B: A in [start of B - 3 days, end of B + 3 days], false when B is null;
+        # 'properly within' uses an open interval.
         assert phrase.quantity is not None
         quantity = constant(c.quantity_value(phrase.quantity), QUANTITY)
         right_slot, right_held = held(right)
@@ -104,16 +111,18 @@ def compile_timing(c: LibraryCompiler, node: ast.Timing, scope: Scope) -> Compil
         low = c.call("Subtract", [low_base, quantity])
         high = c.call("Add", [high_base, quantity])
         interval = _interval(c, low, high, not phrase.properly, not phrase.properly)
-        precision = phrase.precision or _unit_precision(phrase.quantity)
-        point_options = {"precision": precision} if precision else None
         name = "IncludedIn" if isinstance(left.type, IntervalType) else "In"
-        body = c.call(name, [left, interval], point_options)
-        return with_held([(right_slot, right)], _null_if_any(body, [right_held]))
+        body = c.call(name, [left, interval], options)
+        if phrase.properly:
+            return with_held([(right_slot, right)], body)
+        return with_held([(right_slot, right)], _false_if_null(body, right_held))
 
     raise CqlSemanticError(f"unknown interval operator phrase '{kind}'")
 
 
 def _interval(c: LibraryCompiler, low: Compiled, high: Compiled, low_closed: bool, high_closed: bool) -> Compiled:
+    """An interval built from two computed boundaries; a boundary that comes out
+    null is unknown (an open null bound), never the minimum or maximum."""
     from .compiler import Compiled
     from .values import Interval
 
@@ -123,33 +132,19 @@ def _interval(c: LibraryCompiler, low: Compiled, high: Compiled, low_closed: boo
 
     def build(ctx: Context) -> Any:
         lo, hi = lf(ctx), hf(ctx)
-        if lo is None or hi is None:
-            return None
-        return Interval(lo, hi, low_closed, high_closed, point_name)
+        return Interval(lo, hi, low_closed and lo is not None, high_closed and hi is not None, point_name)
     return Compiled(build, IntervalType(point))
 
 
-def _null_if_any(body: Compiled, operands: list[Compiled]) -> Compiled:
-    """The phrase is unknown when an operand is null."""
+def _false_if_null(body: Compiled, operand: Compiled) -> Compiled:
+    """``body and operand is not null`` (the null test of the spec's translations)."""
     from .compiler import Compiled
 
-    fns: list[Callable[[Context], Any]] = [o.fn for o in operands]
+    operand_fn = operand.fn
     body_fn = body.fn
 
     def run(ctx: Context) -> Any:
-        for fn in fns:
-            if fn(ctx) is None:
-                return None
+        if operand_fn(ctx) is None:
+            return False
         return body_fn(ctx)
     return Compiled(run, BOOLEAN)
-
-
-def _unit_precision(quantity: ast.QuantityLiteral) -> str | None:
-    unit = quantity.unit or ""
-    unit = {"a": "year", "mo": "month", "wk": "week", "d": "day", "h": "hour", "min": "minute", "s": "second",
-            "ms": "millisecond"}.get(unit, unit)
-    unit = unit[:-1] if unit.endswith("s") and unit[:-1] in _PRECISIONS else unit
-    return unit if unit in _PRECISIONS else None
-
-
-_PRECISIONS = {"year", "month", "week", "day", "hour", "minute", "second", "millisecond"}
