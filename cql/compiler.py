@@ -194,6 +194,8 @@ class LibraryCompiler:
         self.label = label or library.name or "expression"
         self.scope = LibraryScope(library.name, library.version)
         self.models = [ts.models[u.model] for u in library.usings if u.model in ts.models]
+        # The context (Patient, Unfiltered, ...) of the statement being compiled, for retrieves.
+        self.statement_context: str | None = None
         for using in library.usings:
             if using.model not in ts.models and using.model != "System":
                 raise CqlUnsupportedError(f"data model '{using.model}' is not supported",
@@ -296,10 +298,12 @@ class LibraryCompiler:
             raise CqlSemanticError(f"definition '{entry.node.name}' refers to itself", *entry.node.loc,
                                    library=self.label)
         entry.compiling = True
+        saved_context, self.statement_context = self.statement_context, entry.node.context
         try:
             body = self.compile(entry.node.expr, Scope())
         finally:
             entry.compiling = False
+            self.statement_context = saved_context
         key = entry.key
         body_fn = body.fn
         label = self.label
@@ -351,6 +355,7 @@ class LibraryCompiler:
             entry.fn = external
             return entry
         entry.compiling = True
+        saved_context, self.statement_context = self.statement_context, node.context
         if node.return_type is not None:
             entry.result_type = self.resolve_type(node.return_type)
         try:
@@ -365,6 +370,7 @@ class LibraryCompiler:
             entry.fn = body.fn
         finally:
             entry.compiling = False
+            self.statement_context = saved_context
         return entry
 
     # ------------------------------------------------------------ compile dispatch
@@ -803,6 +809,12 @@ class LibraryCompiler:
         return self.member_access(self.compile(src, scope), node.name)
 
     def member_access(self, source: Compiled, name: str) -> Compiled:
+        for model in self.ts.models.values():
+            hook = getattr(model, "compile_member", None)
+            if hook is not None:
+                found = hook(self, source, name)
+                if found is not None:
+                    return found
         type_ = source.type
         result, accessor = self.member_accessor(type_, name)
         fn = source.fn
@@ -976,6 +988,8 @@ class LibraryCompiler:
             return Compiled(lambda ctx: (lf(ctx) or "") + (rf(ctx) or ""), STRING)
         options = {"precision": node.precision} if node.precision else None
         if op in ("in", "contains") and right.type == VALUESET or (op == "in" and _is_terminology(right.type)):
+            if op == "in" and right.type == CODESYSTEM:
+                return self.call("InCodeSystem", [left, right], options)
             return self.call("InValueSet" if op == "in" else "Contains", [left, right], options)
         return self.call(_BINARY_OPERATORS[op], [left, right], options)
 
@@ -1035,6 +1049,12 @@ class LibraryCompiler:
         operand = self.compile(node.operand, scope)
         target = self.resolve_type(node.type)
         test = self.ts.instance_test(target)
+        for model in self.models:
+            hook = getattr(model, "type_test", None)
+            model_test = hook(operand.type, target) if hook is not None else None
+            if model_test is not None:
+                test = model_test
+                break
         fn = operand.fn
 
         def is_type(ctx: Context) -> bool:
@@ -1051,7 +1071,8 @@ class LibraryCompiler:
         source = operand.type
         if operand.null_literal or self.ts.is_subtype(source, target):
             return Compiled(operand.fn, target)
-        if not (is_dynamic(source) or self.ts.is_subtype(target, source)):
+        dynamic = is_dynamic(source)
+        if dynamic or not self.ts.is_subtype(target, source):
             cast_fn = None
             for model in self.models:
                 hook = getattr(model, "cast_function", None)
@@ -1059,10 +1080,22 @@ class LibraryCompiler:
                     cast_fn = hook(source, target)
                     if cast_fn is not None:
                         break
-            if cast_fn is None:
+            if cast_fn is None and not dynamic:
                 raise CqlSemanticError(f"a value of type {source} cannot be cast as {target}")
-            inner = operand.fn
-            return Compiled(lambda ctx: _apply(cast_fn, inner(ctx)), target)
+            if cast_fn is not None:
+                inner = operand.fn
+                if strict:
+                    def strict_cast(ctx: Context, _cast=cast_fn) -> Any:
+                        value = inner(ctx)
+                        if value is None:
+                            return None
+                        result = _cast(value)
+                        if result is None:
+                            raise CqlRuntimeError(f"cannot cast a value of type {self.ts.runtime_type(value)} "
+                                                  f"as {target}")
+                        return result
+                    return Compiled(strict_cast, target)
+                return Compiled(lambda ctx, _cast=cast_fn: _apply(_cast, inner(ctx)), target)
         test = self.ts.instance_test(target)
         fn = operand.fn
         target_text = str(target)

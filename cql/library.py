@@ -17,6 +17,7 @@ from typing import Any
 from . import ast
 from .compiler import Compiled, LibraryCompiler, Scope
 from .errors import CqlSemanticError, CqlUnsupportedError
+from .fhir.terminology import Terminology
 from .parser import parse_expression, parse_library
 from .runtime import Context
 from .types import Model, TypeSystem, type_text
@@ -184,10 +185,13 @@ class Library:
                     parameters: Mapping[str, Any] | None, now: str | datetime | None,
                     deadline: float | None) -> Context:
         ctx = Context(_now(now), parameters=dict(parameters or {}), deadline=deadline)
+        valuesets = valuesets if isinstance(valuesets, Terminology) else list(valuesets)
+        ctx.terminology = valuesets if isinstance(valuesets, Terminology) \
+            else Terminology(valuesets, self._included_valuesets)
         for model in self._models:
             setup = getattr(model, "prepare_context", None)
             if setup is not None:
-                setup(ctx, data, patient_id, list(valuesets))
+                setup(ctx, data, patient_id, valuesets)
         return ctx
 
 
