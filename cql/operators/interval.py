@@ -283,18 +283,29 @@ def point_from(iv: Interval) -> Any:
 
 def _in(point: Any, iv: Interval, precision: str | None) -> bool | None:
     """The point is in the interval: inclusive comparisons at closed bounds,
-    exclusive at open ones; a closed null bound always holds, an open null
-    bound is unknown."""
+    exclusive at open ones; a closed null bound always holds. An open null
+    bound is unknown: it holds for certain only for a point at the other
+    (closed) bound, which the unknown start cannot follow (or end precede)."""
     low, high = iv.low, iv.high
     if low is None:
-        low_ok: bool | None = True if iv.low_closed else None
+        low_ok: bool | None = True
+        if not iv.low_closed:
+            low_ok = None
+            if high is not None and iv.high_closed:
+                c = _cmp(point, high, precision)
+                low_ok = True if c is not None and c >= 0 else None
     else:
         c = _cmp(point, low, precision)
         low_ok = None if c is None else (c >= 0 if iv.low_closed else c > 0)
     if low_ok is False:
         return False
     if high is None:
-        high_ok: bool | None = True if iv.high_closed else None
+        high_ok: bool | None = True
+        if not iv.high_closed:
+            high_ok = None
+            if low is not None and iv.low_closed:
+                c = _cmp(point, low, precision)
+                high_ok = True if c is not None and c <= 0 else None
     else:
         c = _cmp(point, high, precision)
         high_ok = None if c is None else (c <= 0 if iv.high_closed else c < 0)
