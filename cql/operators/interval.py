@@ -45,6 +45,10 @@ _TYPE_NAMES: dict[type, str] = {
 _IVL = IntervalType(T)
 _PRECISION = ("precision",)
 
+# A comparison precision with the offset DateTimes are normalized to (that of
+# the evaluation request), or None to compare at the finest precision.
+Prec = tuple[str, Any] | None
+
 # A boundary is a pair (lo, hi): the range of values it may have. A known
 # boundary has lo is hi; None on either side means unbounded (unknown).
 Bound = tuple[Any, Any]
@@ -134,13 +138,17 @@ def _end_value(iv: Interval) -> Any:
 # ---------------------------------------------------------------- three-valued comparison
 
 
-def _cmp(x: Any, y: Any, precision: str | None) -> int | None:
+def _prec(ctx: Any, precision: str | None) -> Prec:
+    return None if precision is None else (precision, ctx.offset)
+
+
+def _cmp(x: Any, y: Any, precision: Prec) -> int | None:
     if precision is not None and type(x) in _TEMPORAL:
-        return temporal.compare_at(x, y, precision)
+        return temporal.compare_at(x, y, precision[0], offset=precision[1])
     return compare(x, y)
 
 
-def _lt(a: Bound, b: Bound, precision: str | None) -> bool | None:
+def _lt(a: Bound, b: Bound, precision: Prec) -> bool | None:
     """a < b: true if true for every possible value, false if false for every one."""
     if a[1] is not None and b[0] is not None:
         c = _cmp(a[1], b[0], precision)
@@ -153,7 +161,7 @@ def _lt(a: Bound, b: Bound, precision: str | None) -> bool | None:
     return None
 
 
-def _le(a: Bound, b: Bound, precision: str | None) -> bool | None:
+def _le(a: Bound, b: Bound, precision: Prec) -> bool | None:
     """a <= b, three-valued as :func:`_lt`."""
     if a[1] is not None and b[0] is not None:
         c = _cmp(a[1], b[0], precision)
@@ -166,7 +174,7 @@ def _le(a: Bound, b: Bound, precision: str | None) -> bool | None:
     return None
 
 
-def _eq(a: Bound, b: Bound, precision: str | None) -> bool | None:
+def _eq(a: Bound, b: Bound, precision: Prec) -> bool | None:
     if _exact(a) and _exact(b):
         c = _cmp(a[0], b[0], precision)
         return None if c is None else c == 0
@@ -281,7 +289,7 @@ def point_from(iv: Interval) -> Any:
 # ---------------------------------------------------------------- membership
 
 
-def _in(point: Any, iv: Interval, precision: str | None) -> bool | None:
+def _in(point: Any, iv: Interval, precision: Prec) -> bool | None:
     """The point is in the interval: inclusive comparisons at closed bounds,
     exclusive at open ones; a closed null bound always holds. An open null
     bound is unknown: it holds for certain only for a point at the other
@@ -312,43 +320,43 @@ def _in(point: Any, iv: Interval, precision: str | None) -> bool | None:
     return _and(low_ok, high_ok)
 
 
-def contains(iv: Interval | None, point: Any, precision: str | None = None) -> bool | None:
+def contains(ctx: Any, iv: Interval | None, point: Any, precision: str | None = None) -> bool | None:
     iv = _known(iv)
     if iv is None:
         return False
     if point is None:
         return None
-    return _in(point, iv, precision)
+    return _in(point, iv, _prec(ctx, precision))
 
 
-def in_(point: Any, iv: Interval | None, precision: str | None = None) -> bool | None:
+def in_(ctx: Any, point: Any, iv: Interval | None, precision: str | None = None) -> bool | None:
     if point is None:
         return None
     iv = _known(iv)
     if iv is None:
         return False
-    return _in(point, iv, precision)
+    return _in(point, iv, _prec(ctx, precision))
 
 
-def _proper_contains(iv: Interval, point: Any, precision: str | None) -> bool | None:
+def _proper_contains(ctx: Any, iv: Interval, point: Any, precision: str | None = None) -> bool | None:
     iv = _known(iv)  # type: ignore[assignment]
     if iv is None:
         return None
     start, end = _bounds(iv)
-    p = _point(point)
-    return _and(_lt(start, p, precision), _lt(p, end, precision))
+    p, prec = _point(point), _prec(ctx, precision)
+    return _and(_lt(start, p, prec), _lt(p, end, prec))
 
 
-operator("Contains", [_IVL, T], BOOLEAN, nulls=False, options=_PRECISION)(contains)
-operator("In", [T, _IVL], BOOLEAN, nulls=False, options=_PRECISION)(in_)
-operator("Includes", [_IVL, T], BOOLEAN, nulls=False, options=_PRECISION)(contains)
-operator("IncludedIn", [T, _IVL], BOOLEAN, nulls=False, options=_PRECISION)(in_)
-operator("ProperContains", [_IVL, T], BOOLEAN, options=_PRECISION)(_proper_contains)
-operator("ProperIncludes", [_IVL, T], BOOLEAN, options=_PRECISION)(_proper_contains)
-operator("ProperIn", [T, _IVL], BOOLEAN, options=_PRECISION)(
-    lambda point, iv, precision=None: _proper_contains(iv, point, precision))
-operator("ProperIncludedIn", [T, _IVL], BOOLEAN, options=_PRECISION)(
-    lambda point, iv, precision=None: _proper_contains(iv, point, precision))
+operator("Contains", [_IVL, T], BOOLEAN, nulls=False, ctx=True, options=_PRECISION)(contains)
+operator("In", [T, _IVL], BOOLEAN, nulls=False, ctx=True, options=_PRECISION)(in_)
+operator("Includes", [_IVL, T], BOOLEAN, nulls=False, ctx=True, options=_PRECISION)(contains)
+operator("IncludedIn", [T, _IVL], BOOLEAN, nulls=False, ctx=True, options=_PRECISION)(in_)
+operator("ProperContains", [_IVL, T], BOOLEAN, ctx=True, options=_PRECISION)(_proper_contains)
+operator("ProperIncludes", [_IVL, T], BOOLEAN, ctx=True, options=_PRECISION)(_proper_contains)
+operator("ProperIn", [T, _IVL], BOOLEAN, ctx=True, options=_PRECISION)(
+    lambda ctx, point, iv, precision=None: _proper_contains(ctx, iv, point, precision))
+operator("ProperIncludedIn", [T, _IVL], BOOLEAN, ctx=True, options=_PRECISION)(
+    lambda ctx, point, iv, precision=None: _proper_contains(ctx, iv, point, precision))
 
 
 # ---------------------------------------------------------------- interval relations
@@ -357,35 +365,35 @@ operator("ProperIncludedIn", [T, _IVL], BOOLEAN, options=_PRECISION)(
 def _relation(name: str, test: Any) -> None:
     """Register an interval-interval comparison written over the two intervals' bounds."""
 
-    def impl(a: Interval, b: Interval, precision: str | None = None) -> bool | None:
+    def impl(ctx: Any, a: Interval, b: Interval, precision: str | None = None) -> bool | None:
         a, b = _known(a), _known(b)  # type: ignore[assignment]
         if a is None or b is None:
             return None
         s1, e1 = _bounds(a)
         s2, e2 = _bounds(b)
-        return test(s1, e1, s2, e2, precision)
-    operator(name, [_IVL, _IVL], BOOLEAN, options=_PRECISION)(impl)
+        return test(s1, e1, s2, e2, _prec(ctx, precision))
+    operator(name, [_IVL, _IVL], BOOLEAN, ctx=True, options=_PRECISION)(impl)
 
 
-def _includes(s1: Bound, e1: Bound, s2: Bound, e2: Bound, p: str | None) -> bool | None:
+def _includes(s1: Bound, e1: Bound, s2: Bound, e2: Bound, p: Prec) -> bool | None:
     return _and(_le(s1, s2, p), _le(e2, e1, p))
 
 
-def _same(s1: Bound, e1: Bound, s2: Bound, e2: Bound, p: str | None) -> bool | None:
+def _same(s1: Bound, e1: Bound, s2: Bound, e2: Bound, p: Prec) -> bool | None:
     return _and(_eq(s1, s2, p), _eq(e1, e2, p))
 
 
-def _step(value: Any, precision: str | None) -> Any:
+def _step(value: Any, precision: Prec) -> Any:
     """The next value: one unit of ``precision`` later for a date/time value, the successor otherwise."""
     if precision is not None and type(value) in _TEMPORAL:
-        return temporal.add(value, 1, precision)
+        return temporal.add(value, 1, precision[0])
     return successor(value)
 
 
 _NO_SUCCESSOR = object()
 
 
-def _next(b: Bound, precision: str | None) -> Any:
+def _next(b: Bound, precision: Prec) -> Any:
     """The successor of a boundary; _NO_SUCCESSOR for a known maximum value."""
     if _exact(b):
         try:
@@ -402,18 +410,18 @@ def _next(b: Bound, precision: str | None) -> Any:
     return (out[0], out[1])
 
 
-def _meets_before(s1: Bound, e1: Bound, s2: Bound, e2: Bound, p: str | None) -> bool | None:
+def _meets_before(s1: Bound, e1: Bound, s2: Bound, e2: Bound, p: Prec) -> bool | None:
     after_end = _next(e1, p)
     if after_end is _NO_SUCCESSOR:
         return False
     return _eq(after_end, s2, p)
 
 
-def _meets_after(s1: Bound, e1: Bound, s2: Bound, e2: Bound, p: str | None) -> bool | None:
+def _meets_after(s1: Bound, e1: Bound, s2: Bound, e2: Bound, p: Prec) -> bool | None:
     return _meets_before(s2, e2, s1, e1, p)
 
 
-def _overlaps(s1: Bound, e1: Bound, s2: Bound, e2: Bound, p: str | None) -> bool | None:
+def _overlaps(s1: Bound, e1: Bound, s2: Bound, e2: Bound, p: Prec) -> bool | None:
     return _and(_le(s1, e2, p), _le(s2, e1, p))
 
 
@@ -442,21 +450,21 @@ _relation("OverlapsAfter", lambda s1, e1, s2, e2, p: _and(_lt(e2, e1, p), _le(s1
 def _point_relation(name: str, interval_point: Any, point_interval: Any) -> None:
     """Register the interval-point and point-interval overloads of a comparison."""
 
-    def with_point(iv: Interval, point: Any, precision: str | None = None) -> bool | None:
+    def with_point(ctx: Any, iv: Interval, point: Any, precision: str | None = None) -> bool | None:
         iv = _known(iv)  # type: ignore[assignment]
         if iv is None:
             return None
         start, end = _bounds(iv)
-        return interval_point(start, end, _point(point), precision)
+        return interval_point(start, end, _point(point), _prec(ctx, precision))
 
-    def point_with(point: Any, iv: Interval, precision: str | None = None) -> bool | None:
+    def point_with(ctx: Any, point: Any, iv: Interval, precision: str | None = None) -> bool | None:
         iv = _known(iv)  # type: ignore[assignment]
         if iv is None:
             return None
         start, end = _bounds(iv)
-        return point_interval(_point(point), start, end, precision)
-    operator(name, [_IVL, T], BOOLEAN, options=_PRECISION)(with_point)
-    operator(name, [T, _IVL], BOOLEAN, options=_PRECISION)(point_with)
+        return point_interval(_point(point), start, end, _prec(ctx, precision))
+    operator(name, [_IVL, T], BOOLEAN, ctx=True, options=_PRECISION)(with_point)
+    operator(name, [T, _IVL], BOOLEAN, ctx=True, options=_PRECISION)(point_with)
 
 
 _point_relation("Before", lambda s, e, x, p: _lt(e, x, p), lambda x, s, e, p: _lt(x, s, p))
@@ -667,14 +675,14 @@ def collapse(items: list[Interval | None] | None, per: Quantity | None) -> list[
     if not values:
         raise CqlRuntimeError("collapse: the boundaries of the intervals are unknown")
     sample = values[0]
-    precision: str | None = None
+    precision: Prec = None
     step: Any
     if type(sample) in _TEMPORAL:
         mode = "temporal"
         step = _temporal_per(per, type(sample))
         if step is None:
             step = (_coarsest_precision(values).name.lower(), 1)
-        precision = step[0]
+        precision = (step[0], None)
     elif per is None and type(sample) in (int, Long):
         mode, step = "successor", None
     else:
@@ -705,7 +713,7 @@ def collapse(items: list[Interval | None] | None, per: Quantity | None) -> list[
     return result
 
 
-def _reaches(end: Bound, start: Bound, step: Any, mode: str, precision: str | None) -> bool:
+def _reaches(end: Bound, start: Bound, step: Any, mode: str, precision: Prec) -> bool:
     """The next interval starts on or before (end of the current one + per)."""
     reach: list[Any] = []
     for v in (end[0], end[1]):

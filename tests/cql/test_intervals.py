@@ -125,6 +125,10 @@ def test_unknown_bounds(expr: str, expected: str) -> None:
     ("Interval[@2012-02-25, @2012-03-26] overlaps Interval[@2012-01-10, @2012-02]", "null"),
     ("Interval[@2012, @2013-03] overlaps Interval[@2012-02, @2013-02]", "true"),
     ("Interval[@2012-01-01, @2012-01] ends Interval[@2011-12-01, @2012-01-31]", "null"),
+    # at hour precision DateTimes are normalized to the offset of the evaluation request (Z here):
+    # 15:50+05:30 is 10:20Z, in the same hour as 10:55Z (in +05:30 they would be 15:50 and 16:25)
+    ("Interval[@2012-01-01T15:50+05:30, @2012-01-01T20:00+05:30] starts hour of "
+     "Interval[@2012-01-01T10:55Z, @2012-01-01T23:00Z]", "true"),
     # precision is ignored for non-temporal points
     ("Interval[1, 5] includes Interval[2, 3]", "true"),
 ])
