@@ -506,6 +506,13 @@ class LibraryCompiler:
         fns = [a.fn for a in args]
         static_types = [a.type for a in args]
         cache: dict[tuple[Any, ...], tuple[Match, Callable[..., Any]]] = {}
+        # A choice argument whose value fits no overload is narrowed as the static
+        # overload says (to null when the value is of none of its types).
+        best = static_matches[0]
+        narrowing = all(conv is not None for a, conv in zip(args, best.converters)
+                        if is_dynamic(a.type) and not a.null_literal) \
+            and all(isinstance(a.type, ChoiceType) for a in args if is_dynamic(a.type) and not a.null_literal)
+        fallback = (best, self._impl(best, options)) if narrowing else None
 
         def run(ctx: Context) -> Any:
             values = [f(ctx) for f in fns]
@@ -514,9 +521,12 @@ class LibraryCompiler:
             if found is None:
                 types = [ts.runtime_type(v) if v is not None else st for v, st in zip(values, static_types)]
                 matches = candidates(name, types, ts)
-                if not matches:
+                if matches:
+                    found = (matches[0], self._impl(matches[0], options))
+                elif fallback is not None:
+                    found = fallback
+                else:
                     raise CqlRuntimeError(f"no operator {name} for values of type ({describe_types(types)})")
-                found = (matches[0], self._impl(matches[0], options))
                 cache[key] = found
             match, impl = found
             values = [v if conv is None or v is None else conv(v) for v, conv in zip(values, match.converters)]
@@ -1289,6 +1299,9 @@ def _type_key(value: Any) -> Any:
         return (Tuple, tuple((k, _type_key(v)) for k, v in value.elements.items()))
     if t is dict:
         return (dict, value.get("resourceType"))
+    type_key = getattr(t, "cql_type_key", None)  # model values that carry their own type
+    if type_key is not None:
+        return (t, type_key(value))
     return t
 
 

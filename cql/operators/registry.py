@@ -152,6 +152,16 @@ class Match:
     result: CqlType
 
 
+def _shaped(pattern: CqlType, arg: CqlType, ts: TypeSystem) -> CqlType:
+    """For binding T: a model type that converts implicitly to a list or an interval
+    (FHIR.Period -> Interval<DateTime>) stands for that type."""
+    if isinstance(pattern, ListType | IntervalType) and isinstance(arg, NamedType) and arg.model != "System":
+        for src, dst in ts.conversions:
+            if src == arg and type(dst) is type(pattern):
+                return dst
+    return arg
+
+
 def match_signature(sig: Signature, args: Sequence[CqlType], ts: TypeSystem) -> Match | None:
     if len(sig.params) != len(args):
         return None
@@ -159,7 +169,7 @@ def match_signature(sig: Signature, args: Sequence[CqlType], ts: TypeSystem) -> 
     if any(_contains_var(p) for p in sig.params):
         found: list[CqlType] = []
         for p, a in zip(sig.params, args):
-            if not _collect(p, a, found):
+            if not _collect(p, _shaped(p, a, ts), found):
                 return None
         binding = unify(found, ts)
         if binding is None:
