@@ -47,6 +47,11 @@ class FhirElement:
         self.info = info
         self.data = data
 
+    @staticmethod
+    def cql_type_key(value: FhirElement) -> str:
+        """Distinguishes FHIR types for the compiler's run-time dispatch cache."""
+        return value.info.name
+
     def __eq__(self, other: object) -> bool:
         return type(other) is FhirElement and other.info is self.info and other.data == self.data
 
@@ -69,6 +74,10 @@ class FhirPrimitive:
         self.info = info
         self.value = value
         self.element = element if isinstance(element, dict) else None
+
+    @staticmethod
+    def cql_type_key(value: FhirPrimitive) -> str:
+        return value.info.name
 
     def __eq__(self, other: object) -> bool:
         return type(other) is FhirPrimitive and other.value == self.value and other.element == self.element
