@@ -44,20 +44,37 @@ BUDGETS_MS = {"hook median": 5.0, "hook p99": 25.0, "discovery median": 1.0}
 
 
 def pad(resources: list[dict], patient_id: str, total: int = 200) -> list[dict]:
-    """Add unrelated vital-sign Observations until the patient has ``total`` resources."""
+    """Add older, unrelated history until the patient has ``total`` resources: conditions,
+    finished prescriptions and creatinine results, all of which the prefetch templates
+    return, so the service and the engine see every one of them."""
     padded = list(resources)
+    subject = {"reference": f"Patient/{patient_id}"}
     n = 0
     while len(padded) < total:
         n += 1
-        padded.append({
-            "resourceType": "Observation", "id": f"pad-{n}", "status": "final",
-            "subject": {"reference": f"Patient/{patient_id}"},
-            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
-                                      "code": "vital-signs"}]}],
-            "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4", "display": "Heart rate"}]},
-            "effectiveDateTime": f"2026-{(n % 12) + 1:02d}-{(n % 27) + 1:02d}T08:00:00Z",
-            "valueQuantity": {"value": 60 + n % 30, "unit": "/min", "system": "http://unitsofmeasure.org",
-                              "code": "/min"}})
+        when = f"{2018 + n % 5}-{(n % 12) + 1:02d}-{(n % 27) + 1:02d}"
+        kind = n % 3
+        if kind == 0:
+            padded.append({
+                "resourceType": "Condition", "id": f"pad-c-{n}", "subject": subject,
+                "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                                               "code": "resolved"}]},
+                "code": {"coding": [{"system": "http://snomed.info/sct", "code": "38341003",
+                                     "display": "Hypertensive disorder"}]},
+                "onsetDateTime": when})
+        elif kind == 1:
+            padded.append({
+                "resourceType": "MedicationRequest", "id": f"pad-m-{n}", "status": "completed",
+                "intent": "order", "subject": subject, "authoredOn": when,
+                "medicationCodeableConcept": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+                                                          "code": "197361", "display": "amlodipine 5 MG Oral Tablet"}]}})
+        else:
+            padded.append({
+                "resourceType": "Observation", "id": f"pad-o-{n}", "status": "final", "subject": subject,
+                "code": {"coding": [{"system": "http://loinc.org", "code": "2160-0", "display": "Creatinine"}]},
+                "effectiveDateTime": f"{when}T08:00:00Z",
+                "valueQuantity": {"value": 80 + n % 20, "unit": "umol/L", "system": "http://unitsofmeasure.org",
+                                  "code": "umol/L"}})
     return padded
 
 
@@ -176,10 +193,11 @@ def main() -> int:
                 results[hook] = measure(session, "POST", url, data, args.requests)
                 results[hook]["bytes"] = len(data)
         print(f"{'endpoint':<14}{'service median':>16}{'service p99':>13}{'round-trip median':>19}"
-              f"{'round-trip p99':>16}")
+              f"{'round-trip p99':>16}{'request KB':>12}")
         for name, result in results.items():
             s, r = result["service"], result["round_trip"]
-            print(f"{name:<14}{s['median']:>16.3f}{s['p99']:>13.3f}{r['median']:>19.3f}{r['p99']:>16.3f}")
+            size = f"{result['bytes'] / 1024:.0f}" if "bytes" in result else ""
+            print(f"{name:<14}{s['median']:>16.3f}{s['p99']:>13.3f}{r['median']:>19.3f}{r['p99']:>16.3f}{size:>12}")
         first_hook = next(iter(calls))
         service_id, body = calls[first_hook]
         rate = throughput(f"{base}/cds-services/{service_id}", json.dumps(body).encode(), args.clients,
