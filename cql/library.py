@@ -16,7 +16,7 @@ from typing import Any
 
 from . import ast
 from .compiler import Compiled, LibraryCompiler, Scope
-from .errors import CqlSemanticError, CqlUnsupportedError
+from .errors import CqlRuntimeError, CqlSemanticError, CqlUnsupportedError
 from .fhir.terminology import Terminology
 from .parser import parse_expression, parse_library
 from .runtime import Context
@@ -152,6 +152,7 @@ class Library:
                                                entry.node.default is not None, entry.node.loc[0])
                            for name, entry in scope.parameters.items()}
         self._included_valuesets = _all_valuesets(compiler)
+        self._valueset_locations = _valueset_locations(compiler)
 
     @property
     def referenced_valuesets(self) -> list[tuple[str, str | None]]:
@@ -186,8 +187,15 @@ class Library:
                     deadline: float | None) -> Context:
         ctx = Context(_now(now), parameters=dict(parameters or {}), deadline=deadline)
         valuesets = valuesets if isinstance(valuesets, Terminology) else list(valuesets)
-        ctx.terminology = valuesets if isinstance(valuesets, Terminology) \
-            else Terminology(valuesets, self._included_valuesets)
+        try:
+            ctx.terminology = valuesets if isinstance(valuesets, Terminology) \
+                else Terminology(valuesets, self._included_valuesets)
+        except CqlRuntimeError as err:
+            missing = getattr(err, "missing", None)
+            if missing:
+                label, loc = self._valueset_locations.get(missing[0], (None, (None, None)))
+                raise err.located(*loc, label) from None
+            raise
         for model in self._models:
             setup = getattr(model, "prepare_context", None)
             if setup is not None:
@@ -209,6 +217,22 @@ def _all_valuesets(compiler: LibraryCompiler) -> list[tuple[str, str | None]]:
                 seen.append((node.id, node.version))
         stack.extend(lib.scope.includes.values())
     return seen
+
+
+def _valueset_locations(compiler: LibraryCompiler) -> dict[tuple[str, str | None], tuple[str, ast.Loc]]:
+    """Where each value set is first declared: (id, version) -> (library label, (line, column))."""
+    found: dict[tuple[str, str | None], tuple[str, ast.Loc]] = {}
+    stack = [compiler]
+    visited: set[int] = set()
+    while stack:
+        lib = stack.pop()
+        if id(lib) in visited:
+            continue
+        visited.add(id(lib))
+        for node in lib.scope.valuesets.values():
+            found.setdefault((node.id, node.version), (lib.label, node.loc))
+        stack.extend(lib.scope.includes.values())
+    return found
 
 
 def _now(now: str | datetime | None) -> DateTime:
