@@ -219,7 +219,9 @@ class Terminology:
             if self.find(ident, version) is None:
                 missing.append(ident + (f" version '{version}'" if version else ""))
         if missing:
-            raise CqlRuntimeError("value sets referenced by the library were not given: " + ", ".join(missing))
+            err = CqlRuntimeError("value sets referenced by the library were not given: " + ", ".join(missing))
+            err.missing = [(i, v) for i, v in required if self.find(i, v) is None]  # type: ignore[attr-defined]
+            raise err
         for ident, version in required:
             self.get(ident, version)
 
