@@ -103,13 +103,15 @@ def _bounds(iv: Interval) -> tuple[Bound, Bound]:
         start = (value, value)
     elif iv.low_closed:
         value = _extreme(_point_type(iv), False)
-        start = (value, value) if value is not None else _UNKNOWN
+        if value is not None:  # else (Quantity, String, unknown type) handled as unknown below
+            start = (value, value)
     if high is not None:
         value = high if iv.high_closed else predecessor(high)
         end = (value, value)
     elif iv.high_closed:
         value = _extreme(_point_type(iv), True)
-        end = (value, value) if value is not None else _UNKNOWN
+        if value is not None:
+            end = (value, value)
     if start is None:
         start = (None, end[1]) if end is not None else _UNKNOWN
     if end is None:
@@ -290,33 +292,32 @@ def point_from(iv: Interval) -> Any:
 
 
 def _in(point: Any, iv: Interval, precision: Prec) -> bool | None:
-    """The point is in the interval: inclusive comparisons at closed bounds,
-    exclusive at open ones; a closed null bound always holds. An open null
-    bound is unknown: it holds for certain only for a point at the other
-    (closed) bound, which the unknown start cannot follow (or end precede)."""
+    """The point is on or after the start and on or before the end of the
+    interval. An open bound is compared through its successor/predecessor at
+    its own precision (an open ``@2012-02`` high bound excludes all of
+    February), and exclusively against the bound itself when that is
+    uncertain (``@2012-01-15`` is before ``@2012-02`` but not known to be on or
+    before ``@2012-01``). A closed null bound always holds; an open null bound
+    is an uncertainty."""
+    start, end = _bounds(iv)
+    p = _point(point)
     low, high = iv.low, iv.high
-    if low is None:
+    if low is None and iv.low_closed:
         low_ok: bool | None = True
-        if not iv.low_closed:
-            low_ok = None
-            if high is not None and iv.high_closed:
-                c = _cmp(point, high, precision)
-                low_ok = True if c is not None and c >= 0 else None
     else:
-        c = _cmp(point, low, precision)
-        low_ok = None if c is None else (c >= 0 if iv.low_closed else c > 0)
+        low_ok = _le(start, p, precision)
+        if low_ok is None and low is not None and not iv.low_closed:
+            c = _cmp(point, low, precision)
+            low_ok = None if c is None else c > 0
     if low_ok is False:
         return False
-    if high is None:
+    if high is None and iv.high_closed:
         high_ok: bool | None = True
-        if not iv.high_closed:
-            high_ok = None
-            if low is not None and iv.low_closed:
-                c = _cmp(point, low, precision)
-                high_ok = True if c is not None and c <= 0 else None
     else:
-        c = _cmp(point, high, precision)
-        high_ok = None if c is None else (c <= 0 if iv.high_closed else c < 0)
+        high_ok = _le(p, end, precision)
+        if high_ok is None and high is not None and not iv.high_closed:
+            c = _cmp(point, high, precision)
+            high_ok = None if c is None else c < 0
     return _and(low_ok, high_ok)
 
 

@@ -100,9 +100,14 @@ def test_unknown_bounds(expr: str, expected: str) -> None:
 
 @pytest.mark.parametrize("expr, expected", [
     ("Interval[@2012-01-01, @2012-01-10] includes day of @2012-01-05", "true"),
-    # open bounds compare exclusively at the precision
-    ("Interval[@2012-01-01T10:00, @2012-01-05T10:00) contains day of @2012-01-05T08:00", "false"),
-    ("Interval[@2012-01-01T10:00, @2012-01-05T10:00) contains @2012-01-05T08:00", "true"),
+    # an open bound is compared through its predecessor/successor at its own precision
+    ("Interval[@2012-01-01T10:00, @2012-01-05T10:00) contains day of @2012-01-05T08:00", "true"),
+    ("Interval[@2012-01-01T10:00, @2012-01-05T10:00) contains @2012-01-05T10:00", "false"),
+    ("Interval[@2012-01-01T10:00, @2012-01-05T10:00) contains @2012-01-05T09:59", "true"),
+    ("@2012-02-28 during day of Interval[@2011-12-31, @2012-02)", "false"),
+    ("@2012-02-28 in year of Interval(@2012-02-15, @2012-03-01]", "true"),
+    ("@2012-01-15 in Interval[@2011-12-31, @2012-02)", "true"),
+    ("@2012-03 after Interval[@2012, @2012]", "null"),
     # seconds against milliseconds is uncertain unless compared at a coarser precision
     ("Interval[@2017-09-01T00:00:00, @2017-09-01T00:00:00] included in "
      "Interval[@2017-09-01T00:00:00.000, @2017-12-30T23:59:59.999]", "null"),
