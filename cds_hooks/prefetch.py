@@ -22,8 +22,15 @@ A template whose tokens can't be resolved for this call (``{{context.encounterId
 without an encounter, ``{{userPatientId}}`` when the user is a Practitioner) is
 skipped, as the spec tells clients to do: the data it names doesn't exist.
 
-Templates are compiled once per service (``PrefetchPlan.for_service``), so a
-call only substitutes values.
+Medicines referenced by id (``medicationReference`` to ``Medication/x``) are
+part of what the rules need, but CDS Hooks 2.0 templates can't ask for them.
+After the keys are gathered, referenced Medications that are neither in the
+data nor contained are read from ``fhirServer`` under the same deadline
+(``resolve_medications``); without a server they stay unresolved, and the
+engine sees a reference it can't follow.
+
+Templates are compiled once per service (``PlanCache``), so a call only
+substitutes values.
 """
 
 from __future__ import annotations
@@ -171,6 +178,10 @@ class GatherResult:
 
     resources: list[dict] = field(default_factory=list)
     outcomes: dict[str, KeyOutcome] = field(default_factory=dict)
+    # Referenced Medications: how many were read from fhirServer, and which
+    # couldn't be had (no server, not found, or the fetch failed).
+    medications_fetched: int = 0
+    medications_unresolved: list[str] = field(default_factory=list)
 
     def missing_required(self) -> list[KeyOutcome]:
         """Required keys whose data couldn't be had: the call must answer 412."""
@@ -248,7 +259,57 @@ def gather(plan: PrefetchPlan, prefetch: Mapping[str, Any] | None, context: Hook
             else:
                 result.outcomes[key] = KeyOutcome(key, "failed", required, problem=outcome.problem)
     result.resources = _dedupe(result.resources)
+    resolve_medications(result, fhir_server=fhir_server, access_token=access_token, client=client,
+                        deadline=deadline)
     return result
+
+
+# Resources whose medicine may be a reference to a Medication resource.
+_MEDICATION_HOLDERS = frozenset({"MedicationRequest", "MedicationStatement", "MedicationDispense",
+                                 "MedicationAdministration"})
+MAX_MEDICATION_READS = 50
+
+
+def referenced_medications(resources: Sequence[dict], fhir_server: str | None = None) -> list[str]:
+    """Ids of Medications referenced by the resources but not among them (nor contained)."""
+    have = {r.get("id") for r in resources if r.get("resourceType") == "Medication"}
+    wanted: list[str] = []
+    for resource in resources:
+        if resource.get("resourceType") not in _MEDICATION_HOLDERS:
+            continue
+        ref = resource.get("medicationReference")
+        text = ref.get("reference") if isinstance(ref, dict) else None
+        if not isinstance(text, str) or text.startswith("#"):
+            continue
+        if fhir_server and text.startswith(fhir_server.rstrip("/") + "/"):
+            text = text[len(fhir_server.rstrip("/")) + 1:]
+        kind, _, rid = text.partition("/")
+        if kind == "Medication" and FHIR_ID.match(rid) and rid not in have and rid not in wanted:
+            wanted.append(rid)
+    return wanted
+
+
+def resolve_medications(result: GatherResult, *, fhir_server: str | None, access_token: str | None,
+                        client: FhirClient | None, deadline: float) -> None:
+    """Read the Medications the gathered resources reference from ``fhir_server``, in parallel."""
+    wanted = referenced_medications(result.resources, fhir_server)
+    if not wanted:
+        return
+    if not fhir_server or client is None:
+        result.medications_unresolved = wanted
+        return
+    wanted, beyond = wanted[:MAX_MEDICATION_READS], wanted[MAX_MEDICATION_READS:]
+    base = fhir_server.rstrip("/")
+    jobs = {rid: FetchJob(f"{base}/Medication/{rid}", is_read=True) for rid in wanted}
+    fetched = client.fetch_all(fhir_server, access_token, jobs, deadline)
+    result.medications_unresolved = list(beyond)
+    for rid, outcome in fetched.items():
+        found = [r for r in outcome.resources if r.get("resourceType") == "Medication"]
+        if outcome.ok and found:
+            result.resources.extend(found[:1])
+            result.medications_fetched += 1
+        else:
+            result.medications_unresolved.append(rid)
 
 
 def _dedupe(resources: list[dict]) -> list[dict]:

@@ -116,6 +116,10 @@ def _note_prefetch(gathered: GatherResult, service_id: str) -> None:
     failed = gathered.failed()
     if failed:
         g.log_fields["prefetch_failed"] = {o.key: o.problem for o in failed}
+    if gathered.medications_fetched:
+        g.log_fields["medications_fetched"] = gathered.medications_fetched
+    if gathered.medications_unresolved:
+        g.log_fields["medications_unresolved"] = len(gathered.medications_unresolved)
 
 
 def _check_cards(body: dict[str, Any]) -> None:

@@ -174,7 +174,8 @@ def test_bundled_rules_discovery(bundled_service, http):
 
 def test_bundled_examples_prefetch_and_fallback_agree(bundled_service, http):
     """Every example request, once with full prefetch and once with none (the service fetches
-    everything from a FHIR server holding the patient): the same cards."""
+    everything from a FHIR server holding the patient): the same cards. With full prefetch the
+    service reads only what templates can't name (referenced Medications)."""
     from cds_hooks.prefetch import fill_prefetch
 
     services = http.get(f"{bundled_service}/cds-services").json()["services"]
@@ -187,10 +188,11 @@ def test_bundled_examples_prefetch_and_fallback_agree(bundled_service, http):
         url = f"{bundled_service}/cds-services/{service['id']}"
         with_prefetch = dict(body, prefetch=fill_prefetch(service["prefetch"], body["context"], resources,
                                                           hook=body["hook"]))
-        first = http.post(url, json=with_prefetch)
-        assert first.status_code == 200, (name, first.text[:500])
         with FhirTestServer(resources) as ehr:
+            first = http.post(url, json=dict(with_prefetch, fhirServer=ehr.base_url))
+            assert all(q.startswith("Medication/") for q in ehr.queries()), (name, ehr.queries())
             second = http.post(url, json=dict(body, fhirServer=ehr.base_url))
+        assert first.status_code == 200, (name, first.text[:500])
         assert second.status_code == 200, (name, second.text[:500])
         codes = lambda r: [c["source"]["topic"]["code"] for c in r.json()["cards"]]  # noqa: E731
         assert codes(first) == codes(second), name

@@ -334,3 +334,59 @@ def test_next_links_must_stay_under_the_fhir_server(link, ok):
 def test_malformed_bundles_give_no_data_not_errors(client, bundle):
     result = run({"patient": None, "conditions": bundle, "medications": None}, client=client)
     assert result.outcomes["conditions"].source == "prefetch" and result.resources == []
+
+
+# --------------------------------------------------------------------------- referenced Medications
+
+WARFARIN = {"resourceType": "Medication", "id": "med-warfarin", "code": {"coding": [
+    {"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "855332"}]}}
+
+
+def order_with(reference: str, rid: str = "mr-ref") -> dict:
+    return {"resourceType": "MedicationRequest", "id": rid, "status": "active", "intent": "order",
+            "subject": {"reference": f"Patient/{PATIENT_ID}"}, "medicationReference": {"reference": reference}}
+
+
+def test_referenced_medications_are_read_from_the_fhir_server(client):
+    prefetch = {"patient": None, "conditions": None,
+                "medications": searchset([order_with("Medication/med-warfarin"),
+                                          order_with("Medication/med-warfarin", "mr-ref-2"),
+                                          order_with("Medication/med-gone", "mr-ref-3")])}
+    with FhirTestServer([WARFARIN]) as ehr:
+        result = run(prefetch, server=ehr, client=client, token="tok")
+        assert sorted(ehr.queries()) == ["Medication/med-gone", "Medication/med-warfarin"]
+        assert {r["authorization"] for r in ehr.requests} == {"Bearer tok"}
+    assert WARFARIN in result.resources
+    assert result.medications_fetched == 1 and result.medications_unresolved == ["med-gone"]
+
+
+def test_absolute_medication_references_on_the_fhir_server(client):
+    with FhirTestServer([WARFARIN]) as ehr:
+        prefetch = {"patient": None, "conditions": None,
+                    "medications": searchset([order_with(f"{ehr.base_url}/Medication/med-warfarin")])}
+        result = run(prefetch, server=ehr, client=client)
+    assert result.medications_fetched == 1
+
+
+def test_contained_or_present_medications_are_not_fetched(fhir, client):
+    contained = order_with("#m1")
+    contained["contained"] = [{"resourceType": "Medication", "id": "m1"}]
+    prefetch = {"patient": None, "conditions": None,
+                "medications": searchset([contained, order_with("Medication/med-warfarin", "mr-2"), WARFARIN])}
+    result = run(prefetch, server=fhir, client=client)
+    assert fhir.queries() == [] and result.medications_unresolved == []
+
+
+def test_referenced_medications_without_a_fhir_server_stay_unresolved(client):
+    prefetch = {"patient": None, "conditions": None,
+                "medications": searchset([order_with("Medication/med-warfarin")])}
+    result = run(prefetch, client=client)
+    assert result.medications_unresolved == ["med-warfarin"] and result.missing_required() == []
+
+
+def test_other_references_are_not_followed(fhir, client):
+    prefetch = {"patient": None, "conditions": None,
+                "medications": searchset([order_with("https://elsewhere.example.org/fhir/Medication/x"),
+                                          order_with("Substance/x", "mr-2")])}
+    result = run(prefetch, server=fhir, client=client)
+    assert fhir.queries() == [] and result.medications_unresolved == []
