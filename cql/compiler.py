@@ -1247,16 +1247,7 @@ class LibraryCompiler:
             return self.call(name, [operand, Compiled(lambda ctx: None, QUANTITY, null_literal=True)])
         if isinstance(node.per, str):
             return self.call(name, [operand, constant(Quantity(Decimal(1), node.per), QUANTITY)])
-        per = self.compile(node.per, scope)
-        if name == "Expand" and per.type == DECIMAL:
-            # A Decimal per over Integer points yields Decimal points (expand { Interval[10, 10] } per 0.1).
-            point = operand.type
-            wrap = isinstance(point, ListType)
-            point = point.element if wrap else point
-            if isinstance(point, IntervalType) and point.point in (INTEGER, LONG):
-                target: CqlType = IntervalType(DECIMAL)
-                operand = self.coerce(operand, ListType(target) if wrap else target)
-        return self.call(name, [operand, per])
+        return self.call(name, [operand, self.compile(node.per, scope)])
 
     def c_timing(self, node: ast.Timing, scope: Scope) -> Compiled:
         from .timing import compile_timing
