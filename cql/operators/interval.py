@@ -871,3 +871,44 @@ def expand_interval(iv: Interval | None, per: Quantity | None) -> list[Any] | No
     if iv is None:
         return None
     return _expand_all([iv], per, points=True)
+
+
+# A numeric per written as an Integer or a Decimal (``per 2``, ``per 0.1``)
+# gives points of its own type, as the reference's examples show: Integer
+# points expanded per 0.1 become Decimals (``{ 10.0, 10.1, ..., 10.9 }``, by the
+# implicit conversion of the interval to Decimal), Decimal points expanded
+# per 1 are truncated to Integers (``{ 10, 11, 12 }``). A per given as a
+# Quantity keeps the interval's point type.
+
+
+def _per_quantity(per: Any) -> Quantity | None:
+    if per is None:
+        return None
+    return Quantity(per if type(per) is Decimal else Decimal(int(per)), "1")
+
+
+def _typed_expand(point: Any, per_type: Any, result_point: Any) -> None:
+    to_integer = point == DECIMAL and result_point == INTEGER
+
+    def list_impl(items: list[Interval | None] | None, per: Any) -> list[Interval] | None:
+        out = expand_list(items, _per_quantity(per))
+        if out is None or not to_integer:
+            return out
+        return [Interval(make_integer(int(iv.low)), make_integer(int(iv.high)), True, True, "Integer")
+                for iv in out]
+
+    def interval_impl(iv: Interval | None, per: Any) -> list[Any] | None:
+        out = expand_interval(iv, _per_quantity(per))
+        if out is None or not to_integer:
+            return out
+        return [make_integer(int(x)) for x in out]
+
+    element = IntervalType(point)
+    operator("Expand", [ListType(element), per_type], ListType(IntervalType(result_point)), nulls=False)(list_impl)
+    operator("Expand", [element, per_type], ListType(result_point), nulls=False)(interval_impl)
+
+
+_typed_expand(INTEGER, INTEGER, INTEGER)
+_typed_expand(LONG, INTEGER, LONG)
+_typed_expand(DECIMAL, INTEGER, INTEGER)
+_typed_expand(DECIMAL, DECIMAL, DECIMAL)
