@@ -11,6 +11,8 @@ language semantics; comments say why where it is not obvious.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from cql import CqlRuntimeError, evaluate_expression, to_cql
@@ -199,6 +201,24 @@ def test_collapse() -> None:
         ("collapse { Interval[@T10:00, @T11:00], Interval[@T11:30, @T12:00] } per hour",
          "{ Interval[@T10:00, @T12:00] }"),
     ])
+
+
+def test_expand_numeric_per_types() -> None:
+    # an Integer or Decimal per gives points of its own type (the reference's examples)
+    points = evaluate_expression("expand Interval[10.0, 12.5] per 1", NOW)
+    assert points == [10, 11, 12] and all(type(p) is int for p in points)
+    points = evaluate_expression("expand Interval[10, 10] per 0.1", NOW)
+    assert len(points) == 10 and all(type(p) is Decimal for p in points)
+    assert to_cql(points[-1]) == "10.9"
+    intervals = evaluate_expression("expand { Interval[10.0, 12.5) } per 1", NOW)
+    assert [(iv.low, iv.high) for iv in intervals] == [(10, 10), (11, 11), (12, 12)]
+    assert all(type(iv.low) is int for iv in intervals)
+    assert ev("expand Interval[1L, 5L] per 2") == "{ 1L, 3L }"
+    assert ev("expand Interval[1, 2] per 0.5") == "{ 1.0, 1.5, 2.0, 2.5 }"
+    # a per given as a Quantity keeps the point type
+    assert ev("expand Interval[1, 3] per 1 '1'") == "{ 1, 2, 3 }"
+    with pytest.raises(CqlRuntimeError):
+        evaluate_expression("expand Interval[1, 3] per 0.5 '1'", NOW)
 
 
 def test_expand() -> None:
