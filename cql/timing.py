@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from . import ast
-from .errors import CqlSemanticError
+from .errors import CqlRuntimeError, CqlSemanticError
 from .runtime import Context
 from .types import BOOLEAN, QUANTITY, IntervalType
 
@@ -76,7 +76,7 @@ def compile_timing(c: LibraryCompiler, node: ast.Timing, scope: Scope) -> Compil
         qualifier = phrase.offset_qualifier
         if qualifier in (None, "or more", "more than"):
             # A 3 days before B: A same as B - 3 days; or more: same or before; more than: before.
-            boundary = c.call("Subtract" if before else "Add", [right, quantity])
+            boundary = _shift(c, right, quantity, before)
             if qualifier is None:
                 name = "SameAs"
             elif qualifier == "or more":
@@ -89,10 +89,10 @@ def compile_timing(c: LibraryCompiler, node: ast.Timing, scope: Scope) -> Compil
         right_slot, right_held = held(right)
         offset_closed = qualifier == "or less"
         if before:
-            interval = _interval(c, c.call("Subtract", [right_held, quantity]), right_held, offset_closed,
+            interval = _interval(c, _shift(c, right_held, quantity, True), right_held, offset_closed,
                                  phrase.inclusive)
         else:
-            interval = _interval(c, right_held, c.call("Add", [right_held, quantity]), phrase.inclusive,
+            interval = _interval(c, right_held, _shift(c, right_held, quantity, False), phrase.inclusive,
                                  offset_closed)
         body = c.call("In", [left, interval], options)
         return with_held([(right_slot, right)], _false_if_null(body, right_held))
@@ -108,8 +108,8 @@ def compile_timing(c: LibraryCompiler, node: ast.Timing, scope: Scope) -> Compil
             high_base = c.call("End", [right_held])
         else:
             low_base = high_base = right_held
-        low = c.call("Subtract", [low_base, quantity])
-        high = c.call("Add", [high_base, quantity])
+        low = _shift(c, low_base, quantity, True)
+        high = _shift(c, high_base, quantity, False)
         interval = _interval(c, low, high, not phrase.properly, not phrase.properly)
         name = "IncludedIn" if isinstance(left.type, IntervalType) else "In"
         body = c.call(name, [left, interval], options)
@@ -134,6 +134,34 @@ def _interval(c: LibraryCompiler, low: Compiled, high: Compiled, low_closed: boo
         lo, hi = lf(ctx), hf(ctx)
         return Interval(lo, hi, low_closed and lo is not None, high_closed and hi is not None, point_name)
     return Compiled(build, IntervalType(point))
+
+
+def _shift(c: LibraryCompiler, base: Compiled, quantity: Compiled, subtract: bool) -> Compiled:
+    """``base - quantity`` or ``base + quantity``, except that the minimum (for
+    -) or maximum (for +) of the point type stays where it is: the closed null
+    end of an ongoing interval is the end of time, and so is that end plus 3 days."""
+    from .compiler import Compiled, new_slot
+    from .values.intervals import max_value, min_value
+
+    slot = new_slot()
+    held_base = Compiled(lambda ctx: ctx.vars.get(slot), base.type)
+    shifted = c.call("Subtract" if subtract else "Add", [held_base, quantity])
+    base_fn, shifted_fn = base.fn, shifted.fn
+    type_name = getattr(base.type, "name", None)
+    try:
+        extreme = (min_value if subtract else max_value)(type_name) if type_name else None
+    except CqlRuntimeError:
+        extreme = None
+
+    def run(ctx: Context) -> Any:
+        value = base_fn(ctx)
+        if value is None:
+            return None
+        if extreme is not None and value == extreme:
+            return value
+        ctx.vars[slot] = value
+        return shifted_fn(ctx)
+    return Compiled(run, shifted.type)
 
 
 def _false_if_null(body: Compiled, operand: Compiled) -> Compiled:

@@ -283,6 +283,11 @@ def test_expand() -> None:
     ("@2012-01-14 within 3 days of Interval[@2012-01-05, @2012-01-11]", "true"),
     ("Interval[@2012-01-02, @2012-01-14] occurs within 3 days of Interval[@2012-01-05, @2012-01-11]", "true"),
     ("Interval[@2012-01-01, @2012-01-14] occurs within 3 days of Interval[@2012-01-05, @2012-01-11]", "false"),
+    # an ongoing interval (closed null end) ends at the end of time, also 3 days later
+    ("@2012-01-05 within 3 days of Interval[@2012-01-01, null]", "true"),
+    ("@2012-01-05T10:00 within 3 days of Interval[@2012-01-01T00:00, null]", "true"),
+    ("@2011-12-25 within 3 days of Interval[null as Date, @2012-01-01]", "true"),
+    ("@2012-01-05 3 days or more after end of Interval[@2012-01-01, null]", "false"),
     # same / on or
     ("Interval[@2012-01-05T10:00, @2012-01-06] starts same day as start of Interval[@2012-01-05T23:00, @2012-01-09]",
      "true"),
