@@ -949,6 +949,33 @@ class LibraryCompiler:
         lib.function_compiled(entry)
         fns = [a.fn if c is None else _compose(a.fn, c) for a, c in zip(args, convs)]
         slots = entry.slots
+        if entry.result_type is None:
+            raise CqlSemanticError(f"function '{name}' is recursive and needs a declared return type")
+        native = getattr(entry.fn, "native", None)
+        if native is not None and len(fns) == 1:
+            # A function implemented in Python (a model's built-in library): no operand slots.
+            arg_fn = fns[0]
+
+            def call_native(ctx: Context) -> Any:
+                value = arg_fn(ctx)
+                return None if value is None else native(value)
+            return Compiled(call_native, entry.result_type)
+        if len(slots) == 1:
+            slot0, arg0 = slots[0], fns[0]
+
+            def invoke1(ctx: Context) -> Any:
+                value = arg0(ctx)
+                variables = ctx.vars
+                saved = variables.get(slot0, MISSING)
+                variables[slot0] = value
+                try:
+                    return entry.fn(ctx)  # type: ignore[misc]
+                finally:
+                    if saved is MISSING:
+                        variables.pop(slot0, None)
+                    else:
+                        variables[slot0] = saved
+            return Compiled(invoke1, entry.result_type)
 
         def invoke(ctx: Context) -> Any:
             values = [f(ctx) for f in fns]
@@ -966,8 +993,6 @@ class LibraryCompiler:
                         variables.pop(s, None)
                     else:
                         variables[s] = old
-        if entry.result_type is None:
-            raise CqlSemanticError(f"function '{name}' is recursive and needs a declared return type")
         return Compiled(invoke, entry.result_type)
 
     # ------------------------------------------------------------ operators
