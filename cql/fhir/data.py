@@ -60,13 +60,15 @@ class FhirData:
         self.raw_by_type: dict[str, list[dict[str, Any]]] = {}
         self.full_urls: dict[int, str] = {}
         self._collect(data)
-        self.by_key: dict[str, dict[str, Any]] | None = None
+        self.by_key: dict[str, dict[str, dict[str, Any]]] | None = None
         self.by_url: dict[str, dict[str, Any]] | None = None
+        self._medications: dict[int, dict[str, Any] | None] = {}
         self._all: dict[str, list[dict[str, Any]]] = {}
         self._mine: dict[str, list[dict[str, Any]]] = {}
         self._codes: dict[tuple[str, str, bool], tuple[dict[CodeKey, list[int]], list[dict[str, Any]]]] = {}
         self.patient_id, self.patient = self._find_patient(patient_id)
         self.patient_urls: set[str] = set()
+        self._reference_cache: dict[str, bool] = {}
         if self.patient is not None:
             url = self.full_urls.get(id(self.patient))
             if url:
@@ -141,6 +143,15 @@ class FhirData:
     def _dedupe(type_name: str, resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if len(resources) <= 1:
             return list(resources)
+        by_id: dict[Any, dict[str, Any]] = {}
+        for resource in resources:
+            ident = resource.get("id")
+            if type(ident) is not str or ident in by_id:
+                break
+            by_id[ident] = resource
+        else:
+            # The usual case: every resource has an id, none twice.
+            return [by_id[k] for k in sorted(by_id)]
         ordered = sorted(resources, key=_sort_key)
         out: list[dict[str, Any]] = []
         for resource in ordered:
@@ -195,36 +206,49 @@ class FhirData:
 
     def _belongs(self, resource: dict[str, Any], info: TypeInfo) -> bool:
         for path in info.patient_links or ():
+            if "." not in path:
+                value = resource.get(path)
+                if type(value) is dict:
+                    ref = value.get("reference")
+                    if type(ref) is str and self.is_patient_reference(ref):
+                        return True
+                    continue
+                if value is None:
+                    continue
             for ref in _references(resource, path.split(".")):
                 if self.is_patient_reference(ref):
                     return True
         return False
 
     def is_patient_reference(self, reference: str) -> bool:
-        if reference in self.patient_urls:
-            return True
-        if self.patient_id is None:
-            return False
-        return reference_key(reference) == "Patient/" + self.patient_id
+        """Does this literal reference name the context patient?"""
+        known = self._reference_cache.get(reference)
+        if known is None:
+            if reference in self.patient_urls:
+                known = True
+            elif self.patient_id is None:
+                known = False
+            else:
+                known = reference_key(reference) == "Patient/" + self.patient_id
+            self._reference_cache[reference] = known
+        return known
 
     # ------------------------------------------------------------ references
 
-    def _build_reference_index(self) -> None:
-        by_key: dict[str, dict[str, Any]] = {}
-        by_url: dict[str, dict[str, Any]] = {}
-        for type_name in self.raw_by_type:
+    def _of_type_by_id(self, type_name: str) -> dict[str, dict[str, Any]]:
+        found = self.by_key.get(type_name)  # type: ignore[union-attr]
+        if found is None:
+            found = {}
             for resource in self.all_of(type_name):
                 ident = resource.get("id")
-                if isinstance(ident, str):
-                    by_key.setdefault(f"{type_name}/{ident}", resource)
-                url = self.full_urls.get(id(resource))
-                if url:
-                    by_url.setdefault(url, resource)
-        self.by_key, self.by_url = by_key, by_url
+                if type(ident) is str:
+                    found.setdefault(ident, resource)
+            self.by_key[type_name] = found  # type: ignore[index]
+        return found
 
     def resolve(self, reference: str, holder: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
         """The resource a literal reference points to: contained in ``holder`` ('#id'),
-        by fullUrl, or by ``Type/id`` among the data."""
+        by the fullUrl of a Bundle entry, or by ``Type/id`` among the data."""
         if reference.startswith("#"):
             if holder is None:
                 return None
@@ -232,27 +256,43 @@ class FhirData:
                 if isinstance(item, dict) and item.get("id") == reference[1:]:
                     return item
             return None
-        if self.by_key is None:
-            self._build_reference_index()
-        assert self.by_key is not None and self.by_url is not None
-        found = self.by_url.get(reference)
-        if found is not None:
-            return found
+        if ":" in reference:  # absolute URL or urn: first the fullUrls of the entries
+            if self.by_url is None:
+                by_url: dict[str, dict[str, Any]] = {}
+                for resources in self.raw_by_type.values():
+                    for resource in resources:
+                        url = self.full_urls.get(id(resource))
+                        if url:
+                            by_url.setdefault(url, resource)
+                self.by_url = by_url
+            found = self.by_url.get(reference)
+            if found is not None:
+                return found
         key = reference_key(reference)
-        return self.by_key.get(key) if key is not None else None
+        if key is None:
+            return None
+        type_name, _, ident = key.partition("/")
+        if type_name not in self.raw_by_type:
+            return None
+        if self.by_key is None:
+            self.by_key = {}
+        return self._of_type_by_id(type_name).get(ident)
 
     def medication_of(self, holder: Mapping[str, Any]) -> dict[str, Any] | None:
         """The Medication a MedicationRequest/Statement/Administration/Dispense references."""
+        key = id(holder)
+        if key in self._medications:
+            return self._medications[key]
+        found = None
         ref = holder.get("medicationReference")
-        if not isinstance(ref, Mapping):
-            return None
-        target = ref.get("reference")
-        if not isinstance(target, str):
-            return None
-        found = self.resolve(target, holder)
-        if found is not None and found.get("resourceType") == "Medication":
-            return found
-        return None
+        target = ref.get("reference") if isinstance(ref, Mapping) else None
+        if isinstance(target, str):
+            found = self.resolve(target, holder)
+            if found is not None and found.get("resourceType") != "Medication":
+                found = None
+        # Keyed by identity: the holder is alive as long as this evaluation.
+        self._medications[key] = found
+        return found
 
     # ------------------------------------------------------------ codes
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from ..errors import CqlRuntimeError
@@ -33,6 +34,10 @@ from ..values import temporal as _temporal
 from ..values.numbers import make_decimal, make_integer
 from ..values.render import decimal_text, string_literal
 from .modelinfo import TypeInfo, load
+
+# Parsed FHIR date/time strings (immutable values), shared by all evaluations.
+_parse_datetime = lru_cache(maxsize=8192)(_temporal.parse_iso_datetime)
+_parse_date = lru_cache(maxsize=8192)(_temporal.parse_iso_date)
 
 UCUM = "http://unitsofmeasure.org"
 CALENDAR_UNITS_SYSTEM = "http://hl7.org/fhirpath/CodeSystem/calendar-units"
@@ -145,9 +150,9 @@ def system_value(info: TypeInfo, raw: Any) -> Any:
     if kind is STRING:
         return raw if type(raw) is str else None
     if kind is DATETIME:
-        return _temporal.parse_iso_datetime(raw) if type(raw) is str else None
+        return _parse_datetime(raw) if type(raw) is str else None
     if kind is DATE:
-        return _temporal.parse_iso_date(raw) if type(raw) is str else None
+        return _parse_date(raw) if type(raw) is str else None
     if kind is BOOLEAN:
         return raw if type(raw) is bool else None
     if kind is DECIMAL:
@@ -206,7 +211,7 @@ def to_datetime(value: Any) -> Any:
     """FHIRHelpers.ToDateTime for dateTime and instant."""
     if type(value) is FhirPrimitive and value.info.primitive is DATETIME:
         raw = value.value
-        return _temporal.parse_iso_datetime(raw) if type(raw) is str else None
+        return _parse_datetime(raw) if type(raw) is str else None
     return None
 
 
@@ -281,7 +286,7 @@ def to_ratio(value: Any) -> Ratio | None:
 
 def _datetime_element(data: dict[str, Any], name: str) -> Any:
     raw = data.get(name)
-    return _temporal.parse_iso_datetime(raw) if type(raw) is str else None
+    return _parse_datetime(raw) if type(raw) is str else None
 
 
 def period_to_interval(value: Any) -> Interval | None:

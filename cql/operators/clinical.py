@@ -93,7 +93,7 @@ _register_ages()
 
 
 def _valueset(ctx: Any, ref: ValueSetRef) -> Any:
-    terminology = getattr(ctx, "terminology", None)
+    terminology = ctx.terminology
     if terminology is None:
         raise CqlRuntimeError(f"value set {ref.id} is not available: no value sets were given")
     return terminology.valueset(ref)
@@ -124,9 +124,18 @@ def _in_valueset(ctx: Any, code: Any, ref: Any) -> bool | None:
     if ref is None:
         return None
     vs = _valueset(ctx, ref)
-    if isinstance(code, str):
+    t = type(code)
+    pins = _pins(ref) if ref.codesystems else None
+    if t is Concept:
+        has = vs.has
+        for c in code.codes:
+            if has(c.system, c.code, pins):
+                return True
+        return False
+    if t is Code:
+        return vs.has(code.system, code.code, pins)
+    if t is str:
         return vs.has_code_string(code)
-    pins = _pins(ref)
     return any(vs.has(c.system, c.code, pins) for c in _codes(code))
 
 
