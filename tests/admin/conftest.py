@@ -18,7 +18,6 @@ from cds_hooks.app import create_app
 from cds_hooks.config import development_config
 from cds_hooks.rulesets.registry import RuleSetRegistry
 from cds_hooks.storage.db import Database
-from tests.rulesets import standin_engine
 from tests.rulesets.conftest import POSTGRES_URL, postgres_schema, summary_patch, write_ruleset
 
 TOKENS = {
@@ -75,7 +74,7 @@ def app(database_url: str, tokens_file: Path, tmp_path: Path) -> Iterator[Any]:
     config = development_config(database_url=database_url, admin_tokens_file=tokens_file,
                                 record_flush_seconds=0.01, instance_dir=tmp_path / "instance",
                                 bootstrap_rules=False)
-    registry = RuleSetRegistry(database, poll_interval=0.05, cql_engine=standin_engine)
+    registry = RuleSetRegistry(database, poll_interval=0.05)
     app = create_app(config, registry=registry, database=database)
     yield app
     app.extensions["cds"].close()

@@ -177,7 +177,7 @@ def test_upload_activate_rollback_retire(client: Any, app: Any, demo_versions: d
 
 
 def test_a_broken_upload_is_refused_with_every_problem(client: Any, tmp_path: Path) -> None:
-    folder = write_ruleset(tmp_path, cql_extra='define "Broken": exists [Condition\n',
+    folder = write_ruleset(tmp_path, cql_extra='define "Broken": exists "No Such Thing"\n',
                            patch=lambda m: m["cards"][0].update(indicator="hard-stop"))
     response = upload(client, folder)
     assert response.status_code == 422

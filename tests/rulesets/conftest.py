@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 import yaml
 
+import cql
 from cds_hooks.rulesets.content import RuleSetContent
 from cds_hooks.rulesets.store import Actor, RuleSetStore
 from cds_hooks.storage.db import Database
-from tests.rulesets import standin_engine
 
 NEUROPATHY_VS = "http://example.org/fhir/ValueSet/demo-neuropathy"
 WARFARIN_VS = "http://example.org/fhir/ValueSet/demo-warfarin"
@@ -194,8 +194,8 @@ def write_ruleset(root: Path, version: str = "1.0.0", *, manifest: dict | None =
 
 @pytest.fixture
 def engine() -> Any:
-    """The CQL engine the rule-set tests compile with."""
-    return standin_engine
+    """The CQL engine the rule-set tests compile with: the real one."""
+    return cql
 
 
 @pytest.fixture

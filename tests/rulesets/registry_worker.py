@@ -13,12 +13,8 @@ from cds_hooks.storage.db import Database
 
 
 def main() -> None:
-    url, engine_name, poll = sys.argv[1], sys.argv[2], float(sys.argv[3])
-    if engine_name == "standin":
-        from tests.rulesets import standin_engine as cql_engine
-    else:
-        import cql as cql_engine
-    registry = RuleSetRegistry(Database(url), poll_interval=poll, cql_engine=cql_engine)
+    url, poll = sys.argv[1], float(sys.argv[2])
+    registry = RuleSetRegistry(Database(url), poll_interval=poll)
     done = threading.Event()
     threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
     served = None

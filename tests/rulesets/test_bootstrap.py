@@ -35,7 +35,7 @@ def test_a_broken_bundled_version_is_logged_and_left_out(tmp_path: Path, databas
                                                          caplog: pytest.LogCaptureFixture) -> None:
     rules = tmp_path / "rules"
     write_ruleset(rules, "1.0.0")
-    write_ruleset(rules, "1.1.0", cql_extra='define "Broken": exists [Condition\n')
+    write_ruleset(rules, "1.1.0", cql_extra='define "Broken": exists "No Such Thing"\n')
     with caplog.at_level(logging.ERROR):
         report = bootstrap_bundled(database, rules, cql_engine=engine)
     assert report.activated == ["demo/1.0.0"]

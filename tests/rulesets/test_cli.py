@@ -8,15 +8,8 @@ from pathlib import Path
 import pytest
 
 from cds_hooks.cli import main
-from cds_hooks.rulesets import loader
 from tests.admin.conftest import tar_folder
-from tests.rulesets import standin_engine
 from tests.rulesets.conftest import DEMO_TESTS, patient_bundle, request_for, summary_patch, write_ruleset
-
-
-@pytest.fixture(autouse=True)
-def use_standin_engine(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(loader, "default_engine", lambda: standin_engine)
 
 
 def run(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
@@ -32,7 +25,7 @@ def test_validate_ok(demo: Path, capsys: pytest.CaptureFixture) -> None:
 
 
 def test_validate_reports_every_problem_with_path_and_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    folder = write_ruleset(tmp_path, cql_extra='define "Broken": exists [Condition\n',
+    folder = write_ruleset(tmp_path, cql_extra='define "Broken": exists "No Such Thing"\n',
                            patch=lambda m: m["cards"][0].update(indicator="hard-stop"))
     code, out, _ = run(capsys, "rules", "validate", str(folder))
     assert code == 1
@@ -121,7 +114,7 @@ def test_lifecycle_commands_on_a_database(tmp_path: Path, capsys: pytest.Capture
     lines = out.strip().splitlines()
     assert lines[0].startswith("* demo") and "1.0.0" in lines[0] and "carol" in lines[0]
     assert "retired" in lines[1]
-    broken = write_ruleset(tmp_path / "bad", "2.0.0", cql_extra='define "Broken": exists [Condition\n')
+    broken = write_ruleset(tmp_path / "bad", "2.0.0", cql_extra='define "Broken": exists "No Such Thing"\n')
     code, _, err = run(capsys, "rules", "publish", str(broken))
     assert code == 1 and "Demo.cql:15" in err
 
@@ -167,7 +160,7 @@ def test_lifecycle_commands_through_a_running_service(tmp_path: Path, capsys: py
     database = Database(url)
     app = create_app(development_config(database_url=url, admin_tokens_file=tokens, bootstrap_rules=False,
                                         instance_dir=tmp_path),
-                     registry=RuleSetRegistry(database, cql_engine=standin_engine), database=database)
+                     registry=RuleSetRegistry(database), database=database)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -170,7 +170,7 @@ def test_a_version_that_fails_to_load_keeps_the_previous_one_served(
 
 def start_worker(url: str, poll: float) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.rulesets.registry_worker", url, "standin", str(poll)],
+        [sys.executable, "-m", "tests.rulesets.registry_worker", url, str(poll)],
         cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
 

@@ -61,7 +61,7 @@ def test_same_version_with_other_content_is_refused(store: RuleSetStore, tmp_pat
 
 
 @pytest.mark.parametrize("breakage, where, fragment", [
-    ({"cql_extra": 'define "Broken": exists [Condition\n'}, ("Demo.cql", 15), "CQL"),
+    ({"cql_extra": 'define "Broken": exists "No Such Thing"\n'}, ("Demo.cql", 15), "CQL"),
     ({"patch": lambda m: m["cards"][0].update(when="No Such Define")}, ("manifest.yaml", None), "No Such Define"),
     ({"tests": {"cases": [dict(DEMO_TESTS["cases"][0], expect=["warning-card"], absent=[])]}},
      ("tests/cases.yaml", 2), "expected but not shown: warning-card"),
@@ -143,7 +143,7 @@ def test_retire(store: RuleSetStore, versions: dict[str, RuleSetContent]) -> Non
 def test_a_stored_version_that_no_longer_passes_cannot_be_activated(
         store: RuleSetStore, database: Database, tmp_path: Path) -> None:
     # Content that was stored without passing (as if the engine changed since publishing).
-    broken = RuleSetContent.from_folder(write_ruleset(tmp_path, cql_extra='define "Broken": exists [Condition\n'))
+    broken = RuleSetContent.from_folder(write_ruleset(tmp_path, cql_extra='define "Broken": exists "No Such Thing"\n'))
     from datetime import UTC, datetime
     with database.session() as session:
         session.add(RuleSetVersion(ruleset_id="demo", version="1.0.0", sha256=broken.sha256, state="draft",

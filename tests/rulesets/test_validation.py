@@ -87,7 +87,7 @@ def test_id_must_match_parent_folder(tmp_path: Path, engine: Any) -> None:
 
 
 def test_cql_error_points_into_the_library(tmp_path: Path, engine: Any) -> None:
-    folder = write_ruleset(tmp_path, cql_extra='define "Broken": exists [Condition\n')
+    folder = write_ruleset(tmp_path, cql_extra='define "Broken": exists "No Such Thing"\n')
     problem = find(errors(folder, engine), "CQL")
     assert problem.file == "Demo.cql"
     assert problem.line == line_of(folder / "Demo.cql", '"Broken"')
@@ -220,7 +220,7 @@ def test_everything_is_reported_not_only_the_first(tmp_path: Path, engine: Any) 
         m["cards"][0]["when"] = "Nope"
         m["services"][0]["prefetch"]["x"] = "Patient/{{Patient.id}}"
 
-    folder = write_ruleset(tmp_path, patch=patch, cql_extra='define "Broken": exists [Condition\n')
+    folder = write_ruleset(tmp_path, patch=patch, cql_extra='define "Broken": exists "No Such Thing"\n')
     problems = errors(folder, engine)
     # The CQL error stops define checks, but the manifest checks that don't need defines still run.
     find(problems, "CQL")
