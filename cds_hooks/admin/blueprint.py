@@ -23,6 +23,7 @@ from cds_hooks.rulesets.content import ContentError, RuleSetContent
 from cds_hooks.rulesets.problems import Problem
 from cds_hooks.rulesets.store import Actor, LifecycleError, RuleSetStore
 
+from .models import AuditPageOut, ChangeOut, FeedbackSummaryOut, RuleSetListOut
 from .tokens import ROLES, AdminIdentity, AdminTokens
 
 log = logging.getLogger("cds_hooks.admin")
@@ -157,11 +158,7 @@ def _after_change(result: Any) -> None:
 
 
 def _change_body(result: Any) -> dict[str, Any]:
-    body = result.version.to_json()
-    body["changed"] = result.changed
-    if result.previous is not None:
-        body["previousVersion"] = result.previous
-    return body
+    return ChangeOut(**result.version.to_json(), changed=result.changed, previousVersion=result.previous).body()
 
 
 # --------------------------------------------------------------------------- routes
@@ -180,7 +177,7 @@ def list_rulesets() -> Response:
         entry["title"] = info.title or entry["title"]
         if info.state == "active":
             entry["active"] = {"version": info.version, "sha256": info.sha256}
-    return json_response({"generation": store.generation(), "rulesets": list(grouped.values())})
+    return json_response(RuleSetListOut(generation=store.generation(), rulesets=list(grouped.values())).body())
 
 
 @bp.post("/rulesets")
@@ -245,17 +242,15 @@ def audit() -> Response:
     limit = _int_arg("limit", 100, 1, 1000) or 100
     before = _int_arg("before", None, 1, 2**62)
     entries = _context().store.audit(limit=limit, before=before, ruleset_id=request.args.get("ruleset") or None)
-    body: dict[str, Any] = {"entries": entries}
-    if len(entries) == limit:
-        body["next"] = entries[-1]["id"]
-    return json_response(body)
+    page = AuditPageOut(entries=entries, next=entries[-1]["id"] if len(entries) == limit else None)
+    return json_response(page.body())
 
 
 @bp.get("/feedback/summary")
 @requires("viewer")
 def feedback_summary() -> Response:
     """Per rule-set version and card id: issued, accepted, overridden, override reasons."""
-    return json_response({"summary": _context().store.feedback_summary()})
+    return json_response(FeedbackSummaryOut(summary=_context().store.feedback_summary()).body())
 
 
 @bp.route("/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
