@@ -155,11 +155,29 @@ class Match:
 def _shaped(pattern: CqlType, arg: CqlType, ts: TypeSystem) -> CqlType:
     """For binding T: a model type that converts implicitly to a list or an interval
     (FHIR.Period -> Interval<DateTime>) stands for that type."""
-    if isinstance(pattern, ListType | IntervalType) and isinstance(arg, NamedType) and arg.model != "System":
-        for src, dst in ts.conversions:
-            if src == arg and type(dst) is type(pattern):
-                return dst
+    if isinstance(pattern, ListType | IntervalType):
+        if isinstance(arg, NamedType) and arg.model != "System":
+            for src, dst in ts.conversions:
+                if src == arg and type(dst) is type(pattern):
+                    return dst
+        elif isinstance(arg, ChoiceType):
+            # A choice with an alternative of that shape (FHIR.Period among dateTime, Period, ...).
+            for choice in arg.choices:
+                shaped = _shaped(pattern, choice, ts)
+                if type(shaped) is type(pattern):
+                    return shaped
     return arg
+
+
+def _converted(t: CqlType, ts: TypeSystem) -> CqlType:
+    """The type a model type converts to most cheaply (itself if none, or not a model type)."""
+    if not isinstance(t, NamedType) or t.model == "System":
+        return t
+    best: tuple[int, CqlType] | None = None
+    for (src, dst), (cost, _fn) in ts.conversions.items():
+        if src == t and (best is None or cost < best[0]):
+            best = (cost, dst)
+    return best[1] if best is not None else t
 
 
 def match_signature(sig: Signature, args: Sequence[CqlType], ts: TypeSystem) -> Match | None:
@@ -172,6 +190,11 @@ def match_signature(sig: Signature, args: Sequence[CqlType], ts: TypeSystem) -> 
             if not _collect(p, _shaped(p, a, ts), found):
                 return None
         binding = unify(found, ts)
+        if binding is None:
+            # A model type (FHIR.dateTime) binds T as the System type it converts to (DateTime).
+            converted = [_converted(t, ts) for t in found]
+            if converted != found:
+                binding = unify(converted, ts)
         if binding is None:
             return None
     params = tuple(_substitute(p, binding) if binding is not None else p for p in sig.params)
