@@ -37,7 +37,7 @@ from .compiled import (
 )
 from .content import ContentError, RuleSetContent, resolve_relative
 from .manifest import SEMVER_PATTERN, CqlValue, Manifest
-from .prefetch import check_prefetch_template, render_prefetch
+from .prefetch import check_prefetch_template
 from .problems import Problem, RuleSetInvalid
 from .templates import Template, TemplateError
 from .testcases import TestFile
@@ -624,13 +624,14 @@ def check_test_references(content: RuleSetContent, file: str, doc: YamlDocument,
 def _search_subset_problem(template: str) -> str | None:
     """Why the project's in-memory FHIR search (tests, local test server) can't run a
     template that is otherwise valid, or None."""
+    from cds_hooks.fhir_search import UnsupportedSearch, parse_query
+    from cds_hooks.models import parse_context
+    from cds_hooks.prefetch import PrefetchTemplate, PrefetchTemplateError
+
     try:
-        from cds_hooks.fhir_search import UnsupportedSearch, parse_query
-    except ImportError:  # pragma: no cover - the service package is always there
-        return None
-    try:
-        parse_query(render_prefetch(template, _SAMPLE_CONTEXT) or "")
-    except UnsupportedSearch as exc:
+        query = PrefetchTemplate.compile("key", template).render(parse_context("patient-view", _SAMPLE_CONTEXT))
+        parse_query(query or "")
+    except (UnsupportedSearch, PrefetchTemplateError) as exc:
         return str(exc)
     return None
 

@@ -16,8 +16,6 @@ skip or misread. Allowed:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any
 
 USER_TOKENS = {
     "userPractitionerId": "Practitioner",
@@ -116,27 +114,3 @@ def _check_parameter(part: str) -> list[str]:
     if prefix and prefix["prefix"] not in _DATE_PREFIXES:
         return [f"date prefix {prefix['prefix']!r} is outside the prefetch query subset (eq lt gt ge le)"]
     return []
-
-
-def render_prefetch(template: str, context: Mapping[str, Any]) -> str | None:
-    """Fill a template's tokens from a hook context, or None when a token has no
-    value (a client skips such a template)."""
-    user = context.get("userId")
-    user_type, _, user_id = (user or "").partition("/")
-    missing = False
-
-    def token(match: re.Match[str]) -> str:
-        nonlocal missing
-        name = match.group(1)
-        value: Any = None
-        if name.startswith("context."):
-            value = context.get(name[len("context."):])
-        elif name in USER_TOKENS and user_type == USER_TOKENS[name]:
-            value = user_id
-        if value is None or value == "" or isinstance(value, dict | list):
-            missing = True
-            return ""
-        return str(value)
-
-    rendered = _TOKEN.sub(token, template.strip())
-    return None if missing else rendered

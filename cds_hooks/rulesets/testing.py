@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -23,7 +24,6 @@ from .compiled import CompiledRuleSet, RuleSetEvaluationError, ServiceDefinition
 from .content import RuleSetContent, resolve_relative
 from .humanize import ValueRenderError
 from .loader import load_test_file
-from .prefetch import render_prefetch
 from .problems import Problem
 from .templates import TemplateRenderError
 
@@ -133,49 +133,34 @@ class TestReport:
         return "\n".join(lines)
 
 
-def resources_from_prefetch(prefetch: Mapping[str, Any]) -> list[dict]:
-    """The resources in prefetch values (Bundles' entries and single resources),
-    without OperationOutcomes, each (type, id) once."""
-    out: list[dict] = []
-    seen: set[tuple[str, str]] = set()
+def gather_as_service(service: ServiceDefinition, request: Mapping[str, Any], patient_data: Sequence[dict],
+                      valuesets: Sequence[dict] = ()) -> list[dict]:
+    """The resources the service would evaluate for ``request``.
 
-    def add(resource: Any) -> None:
-        if not isinstance(resource, dict) or resource.get("resourceType") in (None, "OperationOutcome"):
-            return
-        if resource.get("resourceType") == "Bundle":
-            for entry in resource.get("entry") or []:
-                if isinstance(entry, dict):
-                    add(entry.get("resource"))
-            return
-        key = (resource["resourceType"], str(resource.get("id")))
-        if resource.get("id") is not None and key in seen:
-            return
-        seen.add(key)
-        out.append(resource)
+    Uses the service's own prefetch handling (``cds_hooks.prefetch``): when the
+    request has no ``prefetch``, a client holding ``patient_data`` fills every
+    key; the decision table is then applied as on a real call (a required key
+    that can't be had raises, as the service would answer 412). Medications
+    that gathered resources reference are read from ``patient_data``, as the
+    service reads them from the client's FHIR server.
+    """
+    from cds_hooks.models import parse_context
+    from cds_hooks.prefetch import PrefetchPlan, fill_prefetch, gather, referenced_medications
 
-    for value in prefetch.values():
-        add(value)
-    return out
-
-
-def fill_prefetch(service: ServiceDefinition, context: Mapping[str, Any], resources: Sequence[dict],
-                  valuesets: Sequence[dict] = ()) -> dict:
-    """Prefetch values for a request, from running each template against ``resources``
-    (``valuesets`` serve ``:in`` searches)."""
-    from cds_hooks.fhir_search import search  # the service's FHIR search subset
-
-    prefetch: dict[str, Any] = {}
-    for key, template in service.prefetch.items():
-        query = render_prefetch(template, context)
-        if query is None:
-            continue
-        found = search(list(resources), query, valuesets)
-        if "?" in query:
-            prefetch[key] = {"resourceType": "Bundle", "type": "searchset", "total": len(found),
-                             "entry": [{"resource": r} for r in found]}
-        else:
-            prefetch[key] = found[0] if found else None
-    return prefetch
+    hook, context = request["hook"], request["context"]
+    prefetch = request.get("prefetch")
+    if not isinstance(prefetch, dict):
+        prefetch = fill_prefetch(service.prefetch, context, patient_data, hook=hook, valuesets=valuesets)
+    plan = PrefetchPlan.compile(service.prefetch, service.required)
+    result = gather(plan, prefetch, parse_context(hook, context), fhir_server=None, access_token=None,
+                    client=None, deadline=time.monotonic() + 5)
+    missing = result.missing_required()
+    if missing:
+        raise RuleSetEvaluationError("the service would answer 412: " + "; ".join(
+            f"required prefetch {o.key!r}: {o.problem}" for o in missing))
+    medications = {r.get("id"): r for r in patient_data if r.get("resourceType") == "Medication"}
+    wanted = referenced_medications(result.resources)
+    return result.resources + [medications[rid] for rid in wanted if rid in medications]
 
 
 def patient_resources(bundle: Any) -> list[dict]:
@@ -212,11 +197,8 @@ def run_request(ruleset: CompiledRuleSet, request: Mapping[str, Any], patient: A
     if not isinstance(hook, str) or not isinstance(context, dict):
         raise RuleSetEvaluationError("the request needs a hook and a context")
     service = service_for(ruleset, hook, service_id)
-    prefetch = request.get("prefetch")
-    if not isinstance(prefetch, dict):
-        prefetch = fill_prefetch(service, context, patient_resources(patient), ruleset.valuesets)
-    cards = ruleset.evaluate(service.id, hook=hook, context=context, resources=resources_from_prefetch(prefetch),
-                             now=now)
+    resources = gather_as_service(service, request, patient_resources(patient), ruleset.valuesets)
+    cards = ruleset.evaluate(service.id, hook=hook, context=context, resources=resources, now=now)
     return service, cards
 
 

@@ -12,17 +12,12 @@ import yaml
 from cds_hooks.rulesets.bootstrap import bundled_folders
 from cds_hooks.rulesets.content import RuleSetContent
 from cds_hooks.rulesets.loader import check_path
-from cds_hooks.rulesets.store import Refused, RuleSetStore
+from cds_hooks.rulesets.store import RuleSetStore
 from cds_hooks.rulesets.testing import run_tests
 from tests.rulesets.conftest import ADMIN
 
 ROOT = Path(__file__).resolve().parents[2]
 FOLDERS = bundled_folders(ROOT / "rules")
-
-# Cases that fail for a reason outside the rule-set machinery, reported to the
-# owners: the referenced Medication of this example is in no prefetch key, so
-# with complete prefetch the rule set can't see it (see the issue note).
-KNOWN_CONTENT_GAPS = ("warfarin-separate-medication, patient-view",)
 
 
 @pytest.fixture(params=FOLDERS, ids=[f"{p.parent.name}/{p.name}" for p in FOLDERS])
@@ -44,10 +39,7 @@ def test_bundled_rule_set_tests_pass(folder: Path) -> None:
     assert result.ruleset is not None
     report = run_tests(result.ruleset)
     assert report.cases, "the rule set has no test cases"
-    failures = [case for case in report.failures if not case.name.startswith(KNOWN_CONTENT_GAPS)]
-    assert not failures, report.render()
-    if report.failures:
-        pytest.xfail("known content gap, reported: " + "; ".join(case.name for case in report.failures))
+    assert report.passed, report.render()
 
 
 def bump(folder: Path, version: str) -> RuleSetContent:
@@ -64,13 +56,7 @@ def bump(folder: Path, version: str) -> RuleSetContent:
 
 
 def test_a_second_version_is_published_and_activated_beside_the_first(folder: Path, store: RuleSetStore) -> None:
-    content = RuleSetContent.from_folder(folder)
-    try:
-        first = store.publish(content, ADMIN)
-    except Refused as exc:
-        gaps = [p for p in exc.problems if not any(gap in p.message for gap in KNOWN_CONTENT_GAPS)]
-        assert not gaps, "\n".join(str(p) for p in exc.problems)
-        pytest.xfail("the bundled version can't be published until the known content gap is fixed")
+    first = store.publish(RuleSetContent.from_folder(folder), ADMIN)
     store.activate(first.version.ruleset_id, first.version.version, ADMIN)
     second = store.publish(bump(folder, "99.0.0"), ADMIN)
     store.activate(second.version.ruleset_id, "99.0.0", ADMIN)

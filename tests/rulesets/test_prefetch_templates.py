@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cds_hooks.rulesets.prefetch import check_prefetch_template, render_prefetch
+from cds_hooks.rulesets.prefetch import check_prefetch_template
 
 
 @pytest.mark.parametrize("template", [
@@ -43,11 +43,3 @@ def test_invalid_templates(template: str, fragment: str) -> None:
 
 def test_user_tokens_need_a_user() -> None:
     assert check_prefetch_template("Practitioner/{{userPractitionerId}}", "order-dispatch")
-
-
-def test_render_fills_tokens_and_skips_unresolvable_templates() -> None:
-    context = {"patientId": "p1", "userId": "Practitioner/u9"}
-    assert render_prefetch("Condition?patient={{context.patientId}}", context) == "Condition?patient=p1"
-    assert render_prefetch("Practitioner/{{userPractitionerId}}", context) == "Practitioner/u9"
-    assert render_prefetch("PractitionerRole/{{userPractitionerRoleId}}", context) is None
-    assert render_prefetch("Encounter/{{context.encounterId}}", context) is None

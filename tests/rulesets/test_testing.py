@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from cds_hooks.rulesets.compiled import RuleSetEvaluationError
 from cds_hooks.rulesets.loader import load_ruleset
-from cds_hooks.rulesets.testing import resources_from_prefetch, run_tests
-from tests.rulesets.conftest import DEMO_TESTS, write_ruleset
+from cds_hooks.rulesets.testing import run_request, run_tests
+from tests.rulesets.conftest import DEMO_TESTS, patient_bundle, request_for, write_ruleset
 
 
 def test_prefetch_is_filled_from_the_patient_bundle_when_the_request_has_none(tmp_path: Path, engine: Any) -> None:
@@ -33,16 +36,18 @@ def test_dates_are_shifted_from_the_anchor(tmp_path: Path, engine: Any) -> None:
     assert report.passed
 
 
-def test_resources_from_prefetch_skips_outcomes_and_duplicates() -> None:
-    patient = {"resourceType": "Patient", "id": "1"}
-    prefetch = {
-        "patient": patient,
-        "again": {"resourceType": "Bundle", "entry": [{"resource": patient},
-                                                      {"resource": {"resourceType": "OperationOutcome"}}]},
-        "none": None,
-        "error": {"resourceType": "OperationOutcome", "issue": []},
-    }
-    assert resources_from_prefetch(prefetch) == [patient]
+def test_a_required_key_the_client_could_not_fetch_is_a_412(tmp_path: Path, engine: Any) -> None:
+    ruleset = load_ruleset(write_ruleset(tmp_path), engine=engine)
+    bundle = patient_bundle("p1")
+    request = request_for("p1", bundle)
+    request["prefetch"]["conditions"] = {"resourceType": "OperationOutcome",
+                                         "issue": [{"severity": "error", "code": "exception"}]}
+    with pytest.raises(RuleSetEvaluationError, match="412.*conditions"):
+        run_request(ruleset, request, bundle)
+    # Without prefetch, every key is filled from the patient's data.
+    request.pop("prefetch")
+    _, cards = run_request(ruleset, request, bundle)
+    assert [c["source"]["topic"]["code"] for c in cards] == ["info-card"]
 
 
 def test_a_crash_during_evaluation_fails_the_case(tmp_path: Path, engine: Any) -> None:
