@@ -183,14 +183,19 @@ class _Builder:
         try:
             return Manifest.model_validate(self.doc.data)
         except pydantic.ValidationError as exc:
+            # A value that fits no alternative of a union gives one error per
+            # alternative: report them as one problem at the value.
+            grouped: dict[tuple, list[Mapping[str, Any]]] = {}
             for err in exc.errors(include_url=False):
-                self.schema_error(err)
+                grouped.setdefault(_data_path(self.doc.data, err), []).append(err)
+            for path, errs in grouped.items():
+                self.schema_error(list(path), errs)
             return None
 
-    def schema_error(self, err: Mapping[str, Any]) -> None:
-        loc = [part for part in err["loc"] if not (isinstance(part, str) and part in _UNION_TAGS)]
+    def schema_error(self, loc: list[str | int], errs: list[Mapping[str, Any]]) -> None:
+        err = errs[0]
         where = ".".join(str(p) for p in loc) or "manifest"
-        message = err["msg"]
+        message = " or ".join(dict.fromkeys(e["msg"] for e in errs))
         if err["type"] == "extra_forbidden":
             message = f"unknown key {loc[-1]!r}" if loc else "unknown key"
             where = ".".join(str(p) for p in loc[:-1]) or "manifest"
@@ -637,7 +642,25 @@ def _search_subset_problem(template: str) -> str | None:
 
 
 _SAMPLE_CONTEXT = {"patientId": "example", "userId": "Practitioner/example", "encounterId": "example"}
-_UNION_TAGS = {"str", "list[str]", "bool", "int", "float", "CqlValue", "function-after[...]"}
+def _data_path(data: Any, err: Mapping[str, Any]) -> tuple:
+    """An error's location with pydantic's union-alternative tags left out: only
+    the keys and indexes that exist in the data (and a missing key itself)."""
+    path: list[str | int] = []
+    current = data
+    loc = err["loc"]
+    for index, part in enumerate(loc):
+        in_dict = isinstance(current, dict) and part in current
+        in_list = isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)
+        if in_dict or in_list:
+            current = current[part]
+        elif err["type"] == "missing" and index == len(loc) - 1:
+            pass
+        else:
+            continue  # a union tag such as 'str' or 'list[constrained-str]'
+        path.append(part)
+    return tuple(path)
+
+
 _MISMATCH = object()
 
 

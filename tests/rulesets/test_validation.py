@@ -260,3 +260,10 @@ def test_an_engine_defect_refuses_the_version_instead_of_crashing(demo: Path) ->
     result = check_path(demo, engine=Crashing())
     problem = find(result.errors, "the CQL engine failed")
     assert problem.file == "Demo.cql" and result.ruleset is None
+
+
+def test_a_value_fitting_no_alternative_is_one_problem(tmp_path: Path, engine: Any) -> None:
+    folder = write_ruleset(tmp_path, patch=lambda m: m.update(valuesets=5, parameters={"Window": [1]}))
+    problems = errors(folder, engine)
+    assert [p.message.split(":")[0] for p in problems] == ["valuesets", "parameters.Window"]
+    assert problems[0].line == line_of(folder / "manifest.yaml", "valuesets: 5")
