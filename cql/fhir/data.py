@@ -95,14 +95,23 @@ class FhirData:
                 self._add(item, None)
 
     def _bundle(self, bundle: Mapping[str, Any]) -> None:
-        for entry in bundle.get("entry") or []:
-            if not isinstance(entry, Mapping):
+        by_type = self.raw_by_type
+        urls = self.full_urls
+        for entry in bundle.get("entry") or ():
+            if type(entry) is not dict:
                 continue
             resource = entry.get("resource")
             if resource is None:
                 continue
+            resource_type = resource.get("resourceType") if type(resource) is dict else None
+            bucket = by_type.get(resource_type)  # type: ignore[arg-type]
+            if bucket is None:
+                self._add(resource, entry.get("fullUrl"))
+                continue
+            bucket.append(resource)
             url = entry.get("fullUrl")
-            self._add(resource, url if isinstance(url, str) else None)
+            if url:
+                urls[id(resource)] = url
 
     def _add(self, resource: Any, full_url: str | None) -> None:
         if not isinstance(resource, dict):
@@ -111,7 +120,7 @@ class FhirData:
         if not isinstance(resource_type, str) or resource_type not in self.info.types:
             raise CqlRuntimeError(f"not a FHIR R4 resource: resourceType {resource_type!r}")
         self.raw_by_type.setdefault(resource_type, []).append(resource)
-        if full_url:
+        if isinstance(full_url, str) and full_url:
             self.full_urls[id(resource)] = full_url
 
     def _find_patient(self, patient_id: str | None) -> tuple[str | None, dict[str, Any] | None]:

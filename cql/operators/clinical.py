@@ -96,7 +96,8 @@ def _valueset(ctx: Any, ref: ValueSetRef) -> Any:
     terminology = ctx.terminology
     if terminology is None:
         raise CqlRuntimeError(f"value set {ref.id} is not available: no value sets were given")
-    return terminology.valueset(ref)
+    found = terminology.resolved.get((ref.id, ref.version))
+    return found if found is not None else terminology.valueset(ref)
 
 
 def _pins(ref: ValueSetRef) -> dict[str, str] | None:
@@ -128,7 +129,7 @@ def _in_valueset(ctx: Any, code: Any, ref: Any) -> bool | None:
     pins = _pins(ref) if ref.codesystems else None
     if t is Concept:
         has = vs.has
-        for c in code.codes:
+        for c in code.codes:  # noqa: SIM110 - a loop is faster than any() here
             if has(c.system, c.code, pins):
                 return True
         return False
