@@ -134,6 +134,10 @@ define "Medication Names":
 define "Opioid And Gabapentinoid": "On Opioid" and "On Gabapentinoid"
 define "Anticoagulated Older Adult": "On Anticoagulant" and "Older"
 define "Show Card": "Has Neuropathy" and not "On Gabapentinoid" and ("B12 Deficient" or not "Has B12")
+define "Diabetic Neuropathy": "Has Neuropathy" and "Has Diabetes"
+define "Latest B12 Time": "Latest B12".time
+define "B12 Tested This Year": "Latest B12 Time" same year as Now()
+define "Resolved Conditions": [Condition] C where not "Active"(C)
 define "Summary":
   Tuple { age: "Age", neuropathy: "Has Neuropathy", b12: "Latest B12 pmol", crcl: "CrCl",
           meds: Count("Request Concepts") }
@@ -164,7 +168,8 @@ def valuesets() -> list[dict]:
 
 
 def patient_bundle(total: int = 200, seed: int = 7) -> dict:
-    """A patient with ``total`` resources, plus a second patient's few resources."""
+    """A patient with ``total`` resources (Medications it references included), plus a
+    second patient's three."""
     rng = random.Random(seed)
     subject = {"reference": "Patient/bench"}
     resources: list[dict] = [{"resourceType": "Patient", "id": "bench", "gender": "female",
@@ -213,9 +218,11 @@ def patient_bundle(total: int = 200, seed: int = 7) -> dict:
             elif shape == 1:
                 request["contained"] = [{"resourceType": "Medication", "id": "m", "code": cc(RXNORM, med)}]
                 request["medicationReference"] = {"reference": "#m"}
-            else:
+            elif len(resources) < total - 1:
                 resources.append({"resourceType": "Medication", "id": f"med{n}", "code": cc(RXNORM, med)})
                 request["medicationReference"] = {"reference": f"Medication/med{n}"}
+            else:
+                request["medicationCodeableConcept"] = cc(RXNORM, med, f"medicine {med}")
             resources.append(request)
         else:
             resources.append({"resourceType": "MedicationStatement", "id": f"ms{n}", "status": "active",
@@ -253,8 +260,9 @@ def main() -> int:
     now = "2026-01-15T12:00:00Z"
     bundle = patient_bundle()
     vs = valuesets()
-    patient_count = sum(1 for e in bundle["entry"] if "bench" in json.dumps(e["resource"].get("subject", {}))) + 1
-    print(f"patient: {patient_count} resources of its own, {len(bundle['entry'])} in the bundle")
+    own = len(bundle["entry"]) - 3
+    print(f"patient: {own} resources (its Patient, conditions, observations, medication requests and "
+          f"statements, referenced Medications); {len(bundle['entry'])} in the bundle with another patient's")
 
     compile_ms = median_ms(lambda: cql.compile_library(LIBRARY), max(5, args.runs // 10))
     library = cql.compile_library(LIBRARY)
