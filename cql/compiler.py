@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import ast, operators  # noqa: F401  (importing registers the system operators)
 from .errors import CqlError, CqlRuntimeError, CqlSemanticError, CqlUnsupportedError
-from .operators.registry import Match, candidates, describe_types, has_operator, is_dynamic
+from .operators.registry import UNCERTAIN_RESULTS, Match, candidates, describe_types, has_operator, is_dynamic
 from .runtime import MISSING, Context
 from .types import (
     ANY,
@@ -320,7 +320,7 @@ class LibraryCompiler:
                 cache[key] = value
             return value
 
-        entry.compiled = Compiled(evaluate_define, body.type)
+        entry.compiled = Compiled(evaluate_define, body.type, uncertain=body.uncertain)
         return entry.compiled
 
     def parameter_type(self, entry: ParameterEntry) -> CqlType:
@@ -416,8 +416,12 @@ class LibraryCompiler:
             return self._uncertain_call(name, args, options, matches[0])
         dynamic = any(is_dynamic(a.type) and not a.null_literal for a in args)
         if dynamic and not all(p == ANY for p in matches[0].params):
-            return self._dynamic_call(name, args, options, matches)
-        return self._bind(matches[0], [a.fn for a in args], options)
+            result = self._dynamic_call(name, args, options, matches)
+        else:
+            result = self._bind(matches[0], [a.fn for a in args], options)
+        if name in UNCERTAIN_RESULTS:
+            result.uncertain = True
+        return result
 
     def _uncertain_call(self, name: str, args: Sequence[Compiled], options: dict[str, Any] | None,
                         match: Match) -> Compiled:

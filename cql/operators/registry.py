@@ -68,6 +68,9 @@ class Signature:
 
 
 REGISTRY: dict[str, list[Signature]] = {}
+# Operators whose Integer result may be an uncertainty interval (ages of imprecise dates),
+# as the compiler marks ``duration between``.
+UNCERTAIN_RESULTS: set[str] = set()
 
 
 def operator(name: str, params: Sequence[CqlType], result: ResultSpec, *, nulls: bool = True,
