@@ -24,7 +24,7 @@ from ..errors import CqlRuntimeError, CqlUnsupportedError
 from ..types import BOOLEAN, CODE, CODESYSTEM, CONCEPT, DATE, DATETIME, INTEGER, STRING, VALUESET, ListType
 from ..values import Code, CodeSystemRef, Concept, Date, DateTime, ValueSetRef, temporal
 from ..values.compare import equal, equivalent
-from .registry import operator
+from .registry import UNCERTAIN_RESULTS, operator
 
 _DATE_PRECISIONS = ("Years", "Months", "Weeks", "Days")
 _TIME_PRECISIONS = ("Hours", "Minutes", "Seconds")
@@ -87,6 +87,9 @@ def _register_ages() -> None:
 
 
 _register_ages()
+UNCERTAIN_RESULTS.update(name for unit in _DATE_PRECISIONS + _TIME_PRECISIONS
+                         for name in (f"AgeIn{unit}", f"AgeIn{unit}At", f"CalculateAgeIn{unit}",
+                                      f"CalculateAgeIn{unit}At"))
 
 
 # ---------------------------------------------------------------- value sets

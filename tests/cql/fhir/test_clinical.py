@@ -57,6 +57,9 @@ def test_imprecise_birth_date() -> None:
     # p2 was born in 1990 (year only): at 2026-01-15 the age is 35 or 36.
     age = one("AgeInYears()", patient_id="p2")
     assert age == Interval(35, 36, True, True, "Integer")
+    assert one("AgeInYears() >= 18", patient_id="p2") is True
+    assert one("AgeInYears() > 35", patient_id="p2") is None
+    assert evaluate({"Age": "AgeInYears()", "Adult": "\"Age\" >= 18"}, patient_id="p2")["Adult"] is True
 
 
 def test_age_needs_patient_data() -> None:
