@@ -1392,6 +1392,10 @@ def _coerce_parameter(value: Any, type_: CqlType, ts: TypeSystem, name: str) -> 
         value = Decimal(repr(value))
     if isinstance(value, list) and isinstance(type_, ListType):
         return [_coerce_parameter(v, type_.element, ts, name) for v in value]
+    if isinstance(type_, NamedType) and type_.model in ts.models:
+        hook = getattr(ts.models[type_.model], "parameter_value", None)
+        if hook is not None:
+            value = hook(value, type_, name)
     actual = ts.runtime_type(value)
     if actual in (type_, ANY) or ts.is_subtype(actual, type_):
         return value
