@@ -511,6 +511,25 @@ class FhirModel:
     def prepare_context(self, ctx: Context, data: Any, patient_id: str | None, valuesets: Any) -> None:
         ctx.data = FhirData(self.info, data, patient_id)
 
+    def parameter_value(self, value: Any, t: NamedType, name: str) -> Any:
+        """A parameter value given as JSON for a FHIR type: a resource must be a resource
+        of that type; a data type's JSON object or a primitive's JSON value is typed."""
+        from ..errors import CqlRuntimeError
+
+        info = self.info.types.get(t.name)
+        if info is None or self.info_of(value) is not None:
+            return value
+        if info.is_resource:
+            raise CqlRuntimeError(f"parameter '{name}' needs FHIR.{info.name} resources (JSON objects with "
+                                  f"a resourceType), not {type(value).__name__}")
+        if info.primitive is not None:
+            if isinstance(value, str | int | float | bool) or type(value).__name__ == "Decimal":
+                return FhirPrimitive(info, value, None)
+            return value
+        if type(value) is dict:
+            return FhirElement(info, value)
+        return value
+
     def compile_instance(self, compiler: LibraryCompiler, type_: NamedType, parts: dict[str, Compiled]) -> Compiled:
         raise CqlUnsupportedError(f"instance selectors of FHIR types (FHIR.{type_.name}) are not supported")
 

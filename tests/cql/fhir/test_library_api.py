@@ -39,6 +39,17 @@ def test_parameters_of_fhir_types() -> None:
         evaluate(defines, extra=extra, parameters={"Draft Orders": [{"resourceType": "Condition"}]})
 
 
+def test_parameters_of_fhir_data_types() -> None:
+    extra = ("parameter \"Concept\" FHIR.CodeableConcept\nparameter \"Status\" FHIR.code\n"
+             "parameter \"Requests\" List<FHIR.MedicationRequest>\n")
+    result = evaluate({"In": "\"Concept\" in \"Warfarin\"", "Is": "\"Concept\" is FHIR.CodeableConcept",
+                       "Is final": "\"Status\" = 'final'"}, extra=extra,
+                      parameters={"Concept": cc(RXNORM, "855332"), "Status": "final"})
+    assert result == {"In": True, "Is": True, "Is final": True}
+    with pytest.raises(cql.CqlRuntimeError, match="resourceType"):
+        evaluate({"X": "Count(\"Requests\")"}, extra=extra, parameters={"Requests": [{"id": "x"}]})
+
+
 def test_each_evaluation_has_its_own_state_and_many_threads_share_one_library() -> None:
     lib = library({
         "Conditions": "[Condition] C return C.id.value",
