@@ -118,7 +118,7 @@ def compile_query(c: LibraryCompiler, node: ast.Query, scope: Scope) -> Compiled
     sort_items: list[tuple[Fn | None, bool]] | None = None
     if node.sort is not None:
         sort_scope = Scope(scope, this=(this_slot, result_element))
-        sort_items = [(c.compile(item.expr, sort_scope).fn if item.expr is not None else None, item.descending)
+        sort_items = [(_sort_key(c, item.expr, sort_scope) if item.expr is not None else None, item.descending)
                       for item in node.sort]
 
     all_slots = source_slots + let_slots + [r[1] for r in relationships] + [this_slot]
@@ -279,6 +279,26 @@ def compile_query(c: LibraryCompiler, node: ast.Query, scope: Scope) -> Compiled
 
 
 # ---------------------------------------------------------------- sort keys
+
+
+def _sort_key(c: LibraryCompiler, expr: ast.Expr, scope: Scope) -> Fn:
+    """A sort key; a data-model value (FHIR.dateTime, FHIR.decimal) sorts by the ordered
+    System value it converts to implicitly; a choice (FHIR onset[x]) by that of its first
+    alternative that has one (values of the other alternatives sort as null)."""
+    from .operators.registry import _converted
+    from .types import ORDERED_TYPES, ChoiceType, NamedType
+
+    compiled = c.compile(expr, scope)
+    t = compiled.type
+    if t in ORDERED_TYPES:
+        return compiled.fn
+    for option in t.choices if isinstance(t, ChoiceType) else (t,):
+        if isinstance(option, NamedType) and option.model != "System":
+            target = _converted(option, c.ts)
+            if target in ORDERED_TYPES:
+                return c.coerce(compiled, target).fn
+    return compiled.fn
+
 
 _NUMBER_TYPES = frozenset({int, Long, Decimal})
 _TEMPORAL_TYPES = frozenset({Date, DateTime, Time})
