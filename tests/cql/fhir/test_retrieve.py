@@ -212,3 +212,18 @@ def test_contained_resources_navigate() -> None:
 
 def test_rxnorm_constant_is_used() -> None:
     assert RXNORM.startswith("http")
+
+
+def test_sort_by_fhir_elements_really_sorts() -> None:
+    result = evaluate({
+        "By issued": "[Observation] O where O.issued is not null or O.effective is dateTime sort by issued",
+        "By effective": "([Observation] O sort by effective desc) O return O.id.value",
+        "By onset": "([Condition] C sort by onset) C return C.id.value",
+        "By date": "([Observation] O return Tuple { id: O.id.value, t: O.effective as dateTime } sort by t) X "
+                   "return X.id",
+    })
+    assert ids(result["By issued"])[-1] == "o-text"  # the only one with issued; nulls first
+    # dateTime values by time; the Period-valued and absent ones (null keys) last when descending.
+    assert result["By effective"] == ["o-b12-pg", "o-weight", "o-b12-pmol", "o-text"]
+    assert result["By onset"][-1] == "c-neuro"
+    assert result["By date"] == ["o-b12-pmol", "o-text", "o-weight", "o-b12-pg"]
