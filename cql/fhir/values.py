@@ -98,9 +98,13 @@ class FhirPrimitive:
         if self.value is not None:
             parts.append("value: " + render_system(system_value(self.info, self.value)))
         if self.element is not None:
-            for key in ("id", "extension"):
-                if key in self.element:
-                    parts.append(f"{key}: {render_json(self.element[key])}")
+            if "id" in self.element:
+                parts.append(f"id: {render_json(self.element['id'])}")
+            extensions = self.element.get("extension")
+            if isinstance(extensions, list) and extensions:
+                info = load().types["Extension"]
+                parts.append("extension: { " + ", ".join(
+                    render_object(info, e) if isinstance(e, dict) else render_json(e) for e in extensions) + " }")
         return f"FHIR.{self.info.name} {{ " + ", ".join(parts) + " }" if parts else f"FHIR.{self.info.name} {{ }}"
 
 
