@@ -98,7 +98,7 @@ def create_app(config: Config | None = None, *, registry: Any = None, database: 
         config=config,
         database=database,
         registry=registry,
-        authenticator=authenticator or build_authenticator(config, trusted),
+        authenticator=authenticator or build_authenticator(config, trusted, database),
         trusted_clients=trusted,
         metrics=metrics,
         fhir=FhirClient(connect_timeout=config.fhir_connect_timeout, read_timeout=config.fhir_read_timeout,

@@ -7,20 +7,24 @@ which the app turns into a bare 401 (the reason goes to the log only).
 
 - ``CDS_AUTH=off`` (development): every caller is accepted and may name any
   ``fhirServer``.
-- ``CDS_AUTH=jwt``: JWT verification as the CDS Hooks spec describes. Until the
-  verifier is installed in ``build_authenticator`` every call is refused:
-  failing closed is the only safe default for a production setting.
+- ``CDS_AUTH=jwt``: JWT verification as the CDS Hooks spec describes
+  (``cds_hooks.jwt_auth``), with keys from the trusted-client file or allowlisted
+  ``jku`` URLs (``cds_hooks.jwks``) and a replay cache in Redis or the database
+  (``cds_hooks.replay``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from flask import Request
 
 from .clients import TrustedClient, TrustedClients
-from .config import Config
+from .config import Config, ConfigError
+
+if TYPE_CHECKING:
+    from .storage.db import Database
 
 
 class AuthenticationFailed(Exception):
@@ -72,8 +76,33 @@ class RefuseAll:
         raise AuthenticationFailed(self.reason)
 
 
-def build_authenticator(config: Config, trusted: TrustedClients | None) -> Authenticator:
-    """The authenticator for ``config``: the one place JWT verification plugs in."""
+def build_authenticator(config: Config, trusted: TrustedClients | None,
+                        database: Database | None = None) -> Authenticator:
+    """The authenticator for ``config``: the one place JWT verification plugs in.
+
+    The replay cache is Redis when ``CDS_REDIS_URL`` is set (shared by every
+    replica), else ``database`` (the ``jwt_replay`` table), else process memory.
+    """
     if config.development:
         return DevelopmentAuthenticator()
-    return RefuseAll("JWT verification is not installed in this build; every call is refused")
+    if trusted is None or not config.public_base_url:
+        return RefuseAll("JWT authentication needs trusted clients and CDS_PUBLIC_BASE_URL")
+    from .jwks import ClientKeys, JwksFetcher, KeySetError
+    from .jwt_auth import JwtAuthenticator
+    from .replay import DatabaseReplayCache, MemoryReplayCache, RedisReplayCache
+
+    fetcher = JwksFetcher(ttl=config.jwks_cache_seconds, timeout=config.jwks_fetch_timeout,
+                          max_bytes=config.jwks_max_bytes, refetch_interval=config.jwks_refetch_seconds)
+    try:
+        keys = ClientKeys(trusted.clients, fetcher)
+    except KeySetError as exc:
+        raise ConfigError(f"CDS_TRUSTED_CLIENTS: {exc}") from None
+    if config.redis_url:
+        replay: Any = RedisReplayCache(config.redis_url)
+    elif database is not None:
+        replay = DatabaseReplayCache(database)
+    else:
+        replay = MemoryReplayCache()
+    return JwtAuthenticator(trusted=trusted, public_base_url=config.public_base_url, keys=keys, replay=replay,
+                            algorithms=config.jwt_algorithms, clock_skew=config.jwt_clock_skew,
+                            max_lifetime=config.jwt_max_lifetime)

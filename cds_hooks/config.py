@@ -47,6 +47,17 @@ class Config:
     # Browser origins allowed by CORS. Empty means: every origin in development
     # mode, none in production.
     cors_origins: tuple[str, ...] = ()
+    # JWT authentication: accepted asymmetric algorithms, clock skew and longest
+    # lifetime (exp - iat) in seconds; JWK Sets fetched from allowlisted jku URLs
+    # are cached for jwks_cache_seconds, fetched with a timeout and a size cap, and
+    # refetched for an unknown kid at most once per jwks_refetch_seconds.
+    jwt_algorithms: tuple[str, ...] = ("ES384", "RS384")
+    jwt_clock_skew: float = 60.0
+    jwt_max_lifetime: float = 3600.0
+    jwks_cache_seconds: float = 300.0
+    jwks_fetch_timeout: float = 2.0
+    jwks_max_bytes: int = 64 * 1024
+    jwks_refetch_seconds: float = 30.0
     # Bundled rule sets published into an empty database at start-up.
     rules_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "rules")
     bootstrap_rules: bool = True
@@ -61,8 +72,13 @@ class Config:
     fhir_max_workers: int = 16
     # Longest a rule-set evaluation may take before the call is refused (422).
     evaluation_timeout: float = 2.0
-    # Request limits.
+    # Request limits: body size, JSON nesting depth, prefetch keys and resources
+    # (prefetch entries plus draft orders), and the admin API's upload size.
     max_body_bytes: int = 5 * 1024 * 1024
+    max_json_depth: int = 64
+    max_prefetch_keys: int = 100
+    max_prefetch_resources: int = 10_000
+    admin_max_upload_bytes: int = 20 * 1024 * 1024
     # Logging: level, and the key of the keyed hash used for patient ids in logs.
     # A random key per process still lets one process's lines be correlated.
     log_level: str = "INFO"
@@ -103,12 +119,23 @@ class Config:
         if self.public_base_url and not self.public_base_url.startswith(("https://", "http://")):
             problems.append("CDS_PUBLIC_BASE_URL must be an absolute http(s) URL")
         for name in ("fhir_connect_timeout", "fhir_read_timeout", "fhir_deadline", "registry_poll_seconds",
-                     "record_flush_seconds", "evaluation_timeout"):
+                     "record_flush_seconds", "evaluation_timeout", "jwt_max_lifetime", "jwks_cache_seconds",
+                     "jwks_fetch_timeout"):
             if getattr(self, name) <= 0:
                 problems.append(f"{name} must be positive")
-        for name in ("fhir_max_pages", "fhir_max_response_bytes", "fhir_max_workers", "max_body_bytes"):
+        for name in ("fhir_max_pages", "fhir_max_response_bytes", "fhir_max_workers", "max_body_bytes",
+                     "max_json_depth", "max_prefetch_keys", "max_prefetch_resources", "admin_max_upload_bytes",
+                     "jwks_max_bytes"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be at least 1")
+        if self.jwt_clock_skew < 0 or self.jwks_refetch_seconds < 0:
+            problems.append("jwt_clock_skew and jwks_refetch_seconds must not be negative")
+        from .jwks import ASYMMETRIC_ALGORITHMS
+
+        unsafe = [a for a in self.jwt_algorithms if a not in ASYMMETRIC_ALGORITHMS]
+        if unsafe or not self.jwt_algorithms:
+            problems.append(f"CDS_JWT_ALGORITHMS: only asymmetric algorithms ({', '.join(sorted(ASYMMETRIC_ALGORITHMS))}) "
+                            f"are allowed, not {', '.join(unsafe) or 'an empty list'}")
         if problems:
             raise ConfigError("; ".join(problems))
         return self
@@ -160,6 +187,10 @@ def _parse_key(raw: str) -> bytes:
     return raw.encode()
 
 
+def _parse_algorithms(raw: str) -> tuple[str, ...]:
+    return tuple(item.strip().upper() for item in raw.split(",") if item.strip())
+
+
 def _parse_auth(raw: str) -> str:
     return raw.lower()
 
@@ -186,6 +217,13 @@ _PARSERS = {
     "public_base_url": _parse_url,
     "admin_tokens_file": _parse_path,
     "cors_origins": _parse_list,
+    "jwt_algorithms": _parse_algorithms,
+    "jwt_clock_skew": float,
+    "jwt_max_lifetime": float,
+    "jwks_cache_seconds": float,
+    "jwks_fetch_timeout": float,
+    "jwks_max_bytes": int,
+    "jwks_refetch_seconds": float,
     "rules_dir": _parse_path,
     "bootstrap_rules": _parse_bool,
     "registry_poll_seconds": float,
@@ -196,6 +234,10 @@ _PARSERS = {
     "fhir_max_response_bytes": int,
     "fhir_max_workers": int,
     "max_body_bytes": int,
+    "max_json_depth": int,
+    "max_prefetch_keys": int,
+    "max_prefetch_resources": int,
+    "admin_max_upload_bytes": int,
     "evaluation_timeout": float,
     "log_level": _parse_level,
     "log_hash_key": _parse_key,

@@ -116,11 +116,13 @@ def test_bad_trusted_clients_files(tmp_path, text, message):
 # --------------------------------------------------------------------------- authentication hook
 
 
-def test_jwt_mode_fails_closed_until_a_verifier_is_installed(trusted_file):
+def test_jwt_mode_refuses_calls_without_a_token(trusted_file):
+    from werkzeug.test import EnvironBuilder
+
     config = Config(auth="jwt", trusted_clients_file=trusted_file, public_base_url="https://x.org").checked()
     authenticator = build_authenticator(config, load_trusted_clients(trusted_file))
     with pytest.raises(AuthenticationFailed):
-        authenticator.authenticate(None)
+        authenticator.authenticate(EnvironBuilder(path="/cds-services").get_request())
 
 
 def test_refused_calls_are_bare_401_but_preflights_pass(tmp_path, caplog):
