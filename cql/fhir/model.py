@@ -197,16 +197,36 @@ class FhirModel:
                 return out
             return read_list
         if is_primitive:
+            info = self.info.types[element.name]  # type: ignore[union-attr]
+
             def read_primitive(value: Any) -> Any:
-                data = _json_of(value)
-                if data is None:
+                t = type(value)
+                if t is dict:
+                    data = value
+                elif t is FhirElement:
+                    data = value.data
+                else:
                     return None
                 raw = data.get(name)
                 ext = data.get(ext_key)
-                if raw is None and ext is None:
+                if raw is None:
+                    return None if ext is None else FhirPrimitive(info, None, ext)
+                if type(raw) is dict or type(raw) is list:
                     return None
-                return wrap(raw, ext)
+                return FhirPrimitive(info, raw, ext)
             return read_primitive
+        element_info = self.type_info(element)
+        if element_info is not None and not element_info.is_resource:
+            def read_element(value: Any) -> Any:
+                t = type(value)
+                if t is dict:
+                    raw = value.get(name)
+                elif t is FhirElement:
+                    raw = value.data.get(name)
+                else:
+                    return None
+                return FhirElement(element_info, raw) if type(raw) is dict else None
+            return read_element
 
         def read(value: Any) -> Any:
             data = _json_of(value)

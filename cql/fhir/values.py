@@ -78,7 +78,7 @@ class FhirPrimitive:
     def __init__(self, info: TypeInfo, value: Any, element: Any) -> None:
         self.info = info
         self.value = value
-        self.element = element if isinstance(element, dict) else None
+        self.element = element if element is None or type(element) is dict else None
 
     @staticmethod
     def cql_type_key(value: FhirPrimitive) -> str:
@@ -330,10 +330,9 @@ def quantity_to_interval(value: Any) -> Interval | None:
 
 
 def coding_to_code(data: dict[str, Any]) -> Code:
-    def text(key: str) -> str | None:
-        raw = data.get(key)
-        return raw if type(raw) is str else None
-    return Code(text("code"), text("system"), text("version"), text("display"))
+    code, system, version, display = data.get("code"), data.get("system"), data.get("version"), data.get("display")
+    return Code(code if type(code) is str else None, system if type(system) is str else None,
+                version if type(version) is str else None, display if type(display) is str else None)
 
 
 def to_code(value: Any) -> Code | None:
