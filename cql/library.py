@@ -122,12 +122,22 @@ class LibraryLoader:
 
     def _add_models(self, tree: ast.Library) -> None:
         for using in tree.usings:
-            if using.model != "System" and using.model not in self.ts.models:
-                model = get_model(using.model)
+            if using.model == "System":
+                continue
+            if using.model not in self.ts.models:
+                try:
+                    model = get_model(using.model)
+                except CqlUnsupportedError as err:
+                    raise err.located(*using.loc, tree.name) from None
                 self.ts.models[model.name] = model
                 register = getattr(model, "register_conversions", None)
                 if register is not None:
                     register(self.ts)
+            version = getattr(self.ts.models[using.model], "version", None)
+            if using.version is not None and version is not None and using.version != version:
+                raise CqlUnsupportedError(f"{using.model} version '{using.version}' is not supported "
+                                          f"(this engine has {using.model} '{version}')", *using.loc,
+                                          library=tree.name)
 
 
 class Library:
