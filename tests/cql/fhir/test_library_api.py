@@ -193,3 +193,9 @@ def test_unused_resources_do_not_matter() -> None:
                                        {"resourceType": "Encounter", "id": "e1", "status": "finished",
                                         "class": {"code": "AMB"}, "subject": {"reference": "Patient/p1"}}]
     assert evaluate({"C": "Count([Condition])", "E": "Count([Encounter])"}, data=resources) == {"C": 2, "E": 1}
+
+
+def test_other_fhir_versions_are_not_supported() -> None:
+    with pytest.raises(cql.CqlUnsupportedError, match="3.0.0") as info:
+        cql.compile_library("library T version '1'\nusing FHIR version '3.0.0'\ndefine X: 1\n")
+    assert info.value.line == 2
