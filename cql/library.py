@@ -196,7 +196,7 @@ class Library:
                     parameters: Mapping[str, Any] | None, now: str | datetime | None,
                     deadline: float | None) -> Context:
         ctx = Context(_now(now), parameters=dict(parameters or {}), deadline=deadline)
-        valuesets = valuesets if isinstance(valuesets, Terminology) else list(valuesets)
+        valuesets = valuesets if isinstance(valuesets, Terminology) else list(valuesets or ())
         try:
             ctx.terminology = valuesets if isinstance(valuesets, Terminology) \
                 else Terminology(valuesets, self._included_valuesets)
