@@ -65,3 +65,15 @@ def serve_command(port: int, workers: int = 2, threads: int = 4) -> list[str]:
     """``cds-hooks serve`` with this interpreter."""
     return [sys.executable, "-m", "cds_hooks.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
             "--workers", str(workers), "--threads", str(threads)]
+
+
+@contextmanager
+def serve_like_make_run(tmp: Path, env: Mapping[str, str] | None = None) -> Iterator[str]:
+    """``cds-hooks serve`` as ``make run`` starts it (authentication off, the bundled rule sets
+    published into an empty database, the default 2 workers and 4 threads), with the SQLite file
+    and the log (``serve.log``) in ``tmp`` and on a free port instead of 8080; ``env`` adds
+    settings (e.g. admin tokens). Yields the base URL once ``/healthz`` answers."""
+    port = free_port()
+    settings = {"CDS_AUTH": "off", "CDS_DATABASE_URL": f"sqlite:///{tmp}/serve.sqlite3", **(env or {})}
+    with gunicorn(serve_command(port), settings, port=port, log_path=tmp / "serve.log") as base:
+        yield base

@@ -13,7 +13,7 @@ import pytest
 from .conftest import validating_session
 from .data import full_prefetch, request
 from .fhir_server import FhirTestServer
-from .gunicorn_runner import free_port, gunicorn, serve_command
+from .gunicorn_runner import free_port, gunicorn, serve_like_make_run
 from .spec_examples import SANDBOX_ORDER_SIGN, SPEC_PATIENT_VIEW
 
 pytestmark = pytest.mark.slow
@@ -138,10 +138,7 @@ def test_serve_refuses_jwt_without_trusted_clients(tmp_path):
 def bundled_service(tmp_path_factory):
     """``cds-hooks serve`` as ``make run`` starts it: real registry, bundled rules, SQLite."""
     tmp = tmp_path_factory.mktemp("bundled")
-    port = free_port()
-    env = {"CDS_AUTH": "off", "CDS_DATABASE_URL": f"sqlite:///{tmp}/serve.sqlite3"}
-    with gunicorn(serve_command(port), env, port=port, log_path=tmp / "serve.log") as base, \
-            validating_session() as http:
+    with serve_like_make_run(tmp) as base, validating_session() as http:
         ready = http.get(f"{base}/readyz")
         if ready.status_code != 200:
             reasons = [json.loads(line).get("message", "") for line in (tmp / "serve.log").read_text().splitlines()
