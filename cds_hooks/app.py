@@ -93,6 +93,7 @@ def create_app(config: Config | None = None, *, registry: Any = None, database: 
     metrics = Metrics()
     app = Flask("cds_hooks")
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
+    app.config["CDS_MAX_JSON_DEPTH"] = config.max_json_depth
     app.url_map.strict_slashes = False
     app.extensions["cds"] = ServiceState(
         config=config,
@@ -103,7 +104,8 @@ def create_app(config: Config | None = None, *, registry: Any = None, database: 
         metrics=metrics,
         fhir=FhirClient(connect_timeout=config.fhir_connect_timeout, read_timeout=config.fhir_read_timeout,
                         max_pages=config.fhir_max_pages, max_response_bytes=config.fhir_max_response_bytes,
-                        max_workers=config.fhir_max_workers, on_call=metrics.fhir_call),
+                        max_workers=config.fhir_max_workers, max_json_depth=config.max_json_depth,
+                        on_call=metrics.fhir_call),
         recorder=IssuedCardRecorder(database, flush_seconds=config.record_flush_seconds,
                                     on_dropped=metrics.issued_dropped.inc),
         plans=PlanCache(),
@@ -176,8 +178,28 @@ def _finish_request(response: Response) -> Response:
         response.headers.pop("Content-Type", None)  # bare answers have no body to type
     # Answers may hold patient data or depend on rule-set state: never cache them.
     response.headers.setdefault("Cache-Control", "no-store")
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    for name, value in SECURITY_HEADERS:
+        response.headers.setdefault(name, value)
+    if _hsts(current_app):
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     return response
+
+
+# Every answer is JSON (or empty) for programs, never a page to render, frame or
+# follow links from; browsers are told so.
+SECURITY_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "no-referrer"),
+)
+
+
+def _hsts(app: Flask) -> bool:
+    # Only when the public URL is https: HSTS over plain HTTP would be ignored,
+    # and a development server on http://127.0.0.1 must not pin localhost to TLS.
+    base = app.extensions["cds"].config.public_base_url if "cds" in app.extensions else None
+    return bool(base and base.lower().startswith("https://"))
 
 
 def _api_error(error: ApiError) -> Response:

@@ -26,6 +26,8 @@ from urllib.parse import unquote, urljoin, urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
+from .limits import json_depth_exceeds
+
 FHIR_JSON = "application/fhir+json"
 
 
@@ -121,9 +123,10 @@ class FhirClient:
     """Parallel, deadline-bound FHIR reads and searches against a client's FHIR server."""
 
     def __init__(self, *, connect_timeout: float, read_timeout: float, max_pages: int,
-                 max_response_bytes: int, max_workers: int,
+                 max_response_bytes: int, max_workers: int, max_json_depth: int = 64,
                  on_call: Callable[[str], None] | None = None) -> None:
         self.connect_timeout = connect_timeout
+        self.max_json_depth = max_json_depth
         self.read_timeout = read_timeout
         self.max_pages = max_pages
         self.max_response_bytes = max_response_bytes
@@ -235,7 +238,12 @@ class FhirClient:
                     chunks.append(chunk)
             except requests.RequestException:
                 raise _Failure("timeout", "the FHIR server's answer was cut off or too slow") from None
+        raw = b"".join(chunks)
         try:
-            return 200, json.loads(b"".join(chunks))
+            body = json.loads(raw)
         except (ValueError, RecursionError):
             raise _Failure("invalid", "the FHIR server's answer is not valid JSON") from None
+        # The same nesting limit as for request bodies: the data goes to the same rules.
+        if json_depth_exceeds(raw, self.max_json_depth):
+            raise _Failure("too_deep", f"the FHIR server's answer nests more than {self.max_json_depth} deep")
+        return 200, body

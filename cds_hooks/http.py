@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Response, request
+from flask import Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
 from .models import IssueCode, operation_outcome
@@ -55,13 +55,19 @@ def outcome_response(status: int, code: IssueCode, diagnostics: str | list[str],
     return response
 
 
+def _no_constants(name: str) -> Any:
+    # NaN and Infinity are not JSON (RFC 8259), though Python's parser takes them.
+    raise ValueError(f"{name} is not a JSON value")
+
+
 def read_json_object() -> dict[str, Any]:
-    """The request body as a JSON object; ``ApiError`` 400 with the position otherwise."""
+    """The request body as a JSON object; ``ApiError`` 400 with the position otherwise, 422
+    when it nests deeper than the app's ``CDS_MAX_JSON_DEPTH``."""
     data = request.get_data(cache=False)
     if not data.strip():
         raise ApiError(400, "invalid", "the request body is empty; a JSON object is expected")
     try:
-        body = json.loads(data)
+        body = json.loads(data, parse_constant=_no_constants)
     except json.JSONDecodeError as exc:
         raise ApiError(400, "structure",
                        f"the request body is not valid JSON: {exc.msg} at line {exc.lineno} "
@@ -70,11 +76,14 @@ def read_json_object() -> dict[str, Any]:
         raise ApiError(400, "structure",
                        f"the request body is not UTF-8 text (byte {exc.start})") from None
     except RecursionError:
-        raise ApiError(400, "structure", "the request body's JSON is nested too deeply") from None
-    except ValueError:  # e.g. an integer of more than 4300 digits
+        raise ApiError(422, "too-costly", "the request body's JSON is nested too deeply") from None
+    except ValueError:  # e.g. an integer of more than 4300 digits, NaN
         raise ApiError(400, "structure", "the request body holds a JSON value that can't be read") from None
     if not isinstance(body, dict):
         raise ApiError(400, "structure", "the request body must be a JSON object")
+    from .limits import check_json_depth
+
+    check_json_depth(data, current_app.config.get("CDS_MAX_JSON_DEPTH", 64))
     return body
 
 

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 import cql
 
 from ..http import ApiError, json_response, read_json_object
+from ..limits import check_prefetch_limits
 from ..logs import request_id
 from ..models import (
     SERVICE_ID,
@@ -46,6 +47,8 @@ def call_service(service_id: str) -> Response:
     st = state()
     started = time.monotonic()
     body = read_json_object()
+    check_prefetch_limits(body, max_keys=st.config.max_prefetch_keys,
+                          max_resources=st.config.max_prefetch_resources)
     try:
         hook_request = HookRequest.model_validate(body)
     except ValidationError as exc:
@@ -82,6 +85,9 @@ def call_service(service_id: str) -> Response:
     except PrefetchBadRequest as exc:
         raise ApiError(400, "invalid", str(exc)) from None
     _note_prefetch(gathered, service.id)
+    if len(gathered.resources) > st.config.max_prefetch_resources:
+        # The FHIR fallback may page in more than a client could send.
+        raise ApiError(422, "too-costly", f"the patient data exceeds {st.config.max_prefetch_resources} resources")
     missing = gathered.missing_required()
     if missing:
         raise ApiError(412, "incomplete", [

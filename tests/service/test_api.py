@@ -220,13 +220,20 @@ def test_fhir_authorization_without_fhir_server_is_400(client):
     ("", "empty"),
     ("[1, 2]", "JSON object"),
     (b"\xff\xfe\x00", "UTF-8"),
-    ("[" * 100000 + "]" * 100000, "nested"),
     ('{"hook": ' + "1" * 5000 + "}", "can't be read"),
+    ('{"hook": NaN}', "can't be read"),
 ])
 def test_malformed_json_is_400_with_position(client, body, where):
     response = post(client, "test-patient-view", body)
     assert response.status_code == 400
     assert where in diagnostics(response)
+
+
+@pytest.mark.parametrize("depth", [65, 100000])
+def test_json_nested_too_deeply_is_422(client, depth):
+    # A limit (CDS_MAX_JSON_DEPTH, 64 by default), whether or not the parser could follow.
+    response = post(client, "test-patient-view", '{"a":' + "[" * depth + "]" * depth + "}")
+    assert response.status_code == 422 and "nest" in diagnostics(response)
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
