@@ -19,7 +19,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, g, request
 
 from cds_hooks.http import FHIR_JSON_MIMETYPE, ApiError, json_response, outcome_response
-from cds_hooks.rulesets.content import ContentError, RuleSetContent
+from cds_hooks.rulesets.content import MAX_ARCHIVE_BYTES, ContentError, RuleSetContent
 from cds_hooks.rulesets.problems import Problem
 from cds_hooks.rulesets.store import Actor, LifecycleError, RuleSetStore
 
@@ -184,6 +184,9 @@ def list_rulesets() -> Response:
 @requires("author")
 def upload_ruleset() -> Response:
     """Upload a version folder as a zip or gzipped tar: validated, tested and published as a draft."""
+    # Archives may be larger than hook requests (CDS_ADMIN_MAX_UPLOAD_BYTES); a bigger one is a 413.
+    state = current_app.extensions.get("cds")
+    request.max_content_length = state.config.admin_max_upload_bytes if state is not None else MAX_ARCHIVE_BYTES
     mimetype = (request.mimetype or "").lower()
     if mimetype not in ARCHIVE_TYPES and mimetype != "application/octet-stream":
         raise ApiError(415, "not-supported", "upload the version folder as application/zip or application/gzip")
