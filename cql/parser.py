@@ -690,7 +690,7 @@ class Parser:
             if word in ("minimum", "maximum") and nxt.kind in (IDENT, QIDENT) and not self.is_sym("(", nxt):
                 self.advance()
                 return ast.TypeExtent(word, self.named_type_specifier(), loc=start_loc)
-            if word == "convert" and not self.is_sym("(", nxt):
+            if word == "convert":
                 self.advance()
                 operand = self.parse_expression()
                 self.expect_word("to")

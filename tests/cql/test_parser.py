@@ -157,3 +157,8 @@ def test_library_syntax_error_location():
         parse_library("library X\ndefine A: 1\ndefine B 2\n")
     assert info.value.line == 3
     assert "expected ':'" in info.value.message
+
+
+def test_convert_with_a_parenthesized_operand():
+    e = parse_expression("convert (5 'mg') to 'g'")
+    assert isinstance(e, ast.Convert) and e.unit == "g"
