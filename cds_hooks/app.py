@@ -113,6 +113,7 @@ def create_app(config: Config | None = None, *, registry: Any = None, database: 
         cors=Cors(config.cors_origins, config.development),
     )
 
+    from . import openapi
     from .admin.blueprint import register_admin
     from .blueprints import discovery, feedback, health, services
 
@@ -120,6 +121,7 @@ def create_app(config: Config | None = None, *, registry: Any = None, database: 
     app.register_blueprint(services.bp)
     app.register_blueprint(feedback.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(openapi.bp)
     register_admin(app)
 
     app.before_request(_start_request)
