@@ -229,6 +229,10 @@ class LibraryCompiler:
             if isinstance(stmt, ast.ExpressionDef):
                 if stmt.name in sc.defines:
                     raise CqlSemanticError(f"duplicate definition '{stmt.name}'", *stmt.loc, library=self.label)
+                for kind in ("parameter", "codesystem", "valueset", "code", "concept"):
+                    if stmt.name in getattr(sc, kind + "s"):
+                        raise CqlSemanticError(f"'{stmt.name}' is already declared as a {kind}", *stmt.loc,
+                                               library=self.label)
                 sc.defines[stmt.name] = DefineEntry(stmt, new_slot())
             elif isinstance(stmt, ast.FunctionDef):
                 types = tuple(self.resolve_type(spec) for _, spec in stmt.operands)

@@ -162,3 +162,12 @@ def test_library_syntax_error_location():
 def test_convert_with_a_parenthesized_operand():
     e = parse_expression("convert (5 'mg') to 'g'")
     assert isinstance(e, ast.Convert) and e.unit == "g"
+
+
+def test_a_define_may_not_reuse_a_value_set_name():
+    from cql import compile_library
+    from cql.errors import CqlSemanticError
+
+    with pytest.raises(CqlSemanticError) as info:
+        compile_library("library T\nvalueset \"X\": 'http://x/vs'\ndefine \"X\": 1\n")
+    assert "already declared as a valueset" in info.value.message and info.value.line == 3
