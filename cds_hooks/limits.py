@@ -14,10 +14,11 @@ milliseconds.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import operator
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .http import ApiError
@@ -87,3 +88,27 @@ def check_prefetch_limits(body: Mapping[str, Any], *, max_keys: int, max_resourc
     if total > max_resources:
         raise ApiError(422, "too-costly",
                        f"the request holds {total} resources; at most {max_resources} are accepted per call")
+
+
+def _fhir_resource_types() -> frozenset[str]:
+    from cql.fhir.modelinfo import load
+
+    return frozenset(name for name, info in load().types.items() if info.is_resource)
+
+
+def check_resource_types(resources: Iterable[Any]) -> None:
+    """``ApiError`` 422 when a resource the rules would see is not a FHIR R4 resource type.
+
+    The CQL engine refuses such data (it can't tell what the rules would make of
+    it); refusing it here says whose mistake it is, instead of a 500.
+    """
+    known = _resource_types()
+    for resource in resources:
+        kind = resource.get("resourceType") if isinstance(resource, Mapping) else None
+        if not isinstance(kind, str) or kind not in known:
+            shown = kind[:64] if isinstance(kind, str) else type(kind).__name__
+            raise ApiError(422, "invalid", f"the patient data holds a resource that is not FHIR R4 "
+                                           f"(resourceType {shown!r})")
+
+
+_resource_types = functools.cache(_fhir_resource_types)

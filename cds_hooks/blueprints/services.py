@@ -19,12 +19,13 @@ from pydantic import ValidationError
 import cql
 
 from ..http import ApiError, json_response, read_json_object
-from ..limits import check_prefetch_limits
+from ..limits import check_prefetch_limits, check_resource_types
 from ..logs import request_id
 from ..models import (
     SERVICE_ID,
     CdsResponse,
     HookRequest,
+    OrderSignContext,
     card_problems,
     describe_validation_error,
     parse_context,
@@ -93,6 +94,9 @@ def call_service(service_id: str) -> Response:
         raise ApiError(412, "incomplete", [
             f"required prefetch {o.key!r} could not be obtained: {o.problem}" for o in missing])
 
+    check_resource_types(gathered.resources)
+    if isinstance(context, OrderSignContext):
+        check_resource_types(context.draftOrders.resources())
     try:
         cards = ruleset.evaluate(service.id, hook=service.hook, context=hook_request.context,
                                  resources=gathered.resources, now=datetime.now(UTC),

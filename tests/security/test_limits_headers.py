@@ -212,3 +212,27 @@ def test_wildcard_origin_is_refused_in_production(trusted_file):
     with pytest.raises(ValueError, match="development"):
         Config(auth="jwt", trusted_clients_file=trusted_file, public_base_url="https://x.org",
                cors_origins=("*",)).checked()
+
+
+def test_resources_that_are_not_fhir_r4_are_422_not_500(tmp_path):
+    from cds_hooks.app import create_app
+    from cds_hooks.config import development_config
+
+    from .fhir_strategies import base_resources
+
+    app = create_app(development_config(database_url=f"sqlite:///{tmp_path / 'c.sqlite3'}", instance_dir=tmp_path))
+    client = app.test_client()
+    resources = base_resources()
+    prefetch = {"patient": resources[0],
+                "conditions": {"resourceType": "Bundle", "entry": [{"resource": {"resourceType": "Unknown"}}]},
+                "observations": None, "medicationRequests": None, "medicationStatements": None}
+    body = {"hook": "patient-view", "hookInstance": "a1", "prefetch": prefetch,
+            "context": {"userId": "Practitioner/pr-1", "patientId": "pn-1"}}
+    response = client.post("/cds-services/neuropathy-k2-patient-view", data=json.dumps(body))
+    assert response.status_code == 422 and "not FHIR R4" in issue(response)["diagnostics"]
+    drafts = {"resourceType": "Bundle", "entry": [{"resource": {"resourceType": "Coding", "id": "d1"}}]}
+    body = dict(body, hook="order-sign", context=dict(body["context"], draftOrders=drafts),
+                prefetch=dict(prefetch, conditions=None))
+    response = client.post("/cds-services/neuropathy-k2-order-sign", data=json.dumps(body))
+    assert response.status_code == 422
+    app.extensions["cds"].close()
