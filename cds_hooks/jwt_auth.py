@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -50,6 +51,7 @@ DEFAULT_ALGORITHMS = ("ES384", "RS384")
 # is not one, and is refused before it is decoded.
 MAX_TOKEN_CHARS = 16 * 1024
 MAX_CLAIM_CHARS = 1024
+_COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 
 
 def _short(value: Any) -> str:
@@ -117,6 +119,10 @@ class JwtAuthenticator:
         """Check ``token`` for a call whose endpoint URL is ``audience``; return the client and claims."""
         if len(token) > MAX_TOKEN_CHARS:
             raise AuthenticationFailed("the token is too long")
+        # Compact serialization only: three unpadded base64url segments. The base64
+        # decoder would skip stray characters, letting many strings pass as one token.
+        if not _COMPACT_JWS.fullmatch(token):
+            raise AuthenticationFailed("the token is not a well-formed JWT")
         try:
             header = jwt.get_unverified_header(token)
             claims = jwt.decode(token, options={"verify_signature": False})
