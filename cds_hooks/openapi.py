@@ -191,7 +191,8 @@ def _admin_paths() -> dict[str, Any]:
         return {"name": param, "in": "path", "required": True, "schema": {"type": "string"}}
 
     archive = {"required": True, "content": {media: {"schema": {"type": "string", "format": "binary"}}
-                                             for media in ("application/zip", "application/gzip")}}
+                                             for media in ("application/zip", "application/gzip",
+                                                           "application/octet-stream")}}
     return {
         "/admin/api/rulesets": {
             "get": op("adminListRulesets", "Rule sets, versions, states and hashes", "viewer", "200", ()),
