@@ -73,6 +73,9 @@ def configure_logging(level: str = "INFO") -> None:
         handler._cds_json = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
     logger.propagate = False
+    # urllib3 logs every request URL at DEBUG, and FHIR search URLs name the patient:
+    # keep those lines from ever being made, whatever the root level is set to.
+    logging.getLogger("urllib3").setLevel(max(logging.WARNING, logging.getLogger("urllib3").level))
 
 
 class PatientHasher:
