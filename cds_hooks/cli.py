@@ -100,7 +100,14 @@ def _prepare(config: Any) -> None:
 
     if config.trusted_clients_file is not None:
         try:
-            load_trusted_clients(config.trusted_clients_file)
+            trusted = load_trusted_clients(config.trusted_clients_file)
+            if not config.development:
+                # Malformed or private keys fail the start here, not in every worker.
+                from .jwks import ClientKeys, JwksFetcher
+
+                fetcher = JwksFetcher()
+                ClientKeys(trusted.clients, fetcher)
+                fetcher.close()
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
     database = Database(config.resolved_database_url())
