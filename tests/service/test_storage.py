@@ -9,13 +9,16 @@ from datetime import UTC, datetime
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
 
 from cds_hooks.models import FeedbackEntry
 from cds_hooks.recorder import IssuedCardRecorder
 from cds_hooks.storage.db import Database, normalize_url
 from cds_hooks.storage.feedback import dedupe_key, issued_cards, store_feedback
-from cds_hooks.storage.models import Base, Feedback, IssuedCard
+from cds_hooks.storage.models import AuditEntry, Base, Feedback, IssuedCard
+
+HEAD = "0002"  # the newest migration: audit_log append-only triggers
 
 
 def issued(uuid: str, service: str = "svc", suggestions=None) -> dict:
@@ -35,9 +38,30 @@ def test_migrations_match_the_models(database):
     with database.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         assert compare_metadata(context, Base.metadata) == []
-    assert database.current_revision() == "0001"
+    assert database.current_revision() == HEAD
     database.migrate()  # a second run is a no-op
     database.ping()
+
+
+def test_audit_log_refuses_update_and_delete_in_the_database(database):
+    """The migration's triggers stop plain SQL, not only the application's ORM sessions."""
+    with database.engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO audit_log (at, actor, role, action, ruleset_id, new_version, outcome) "
+            "VALUES (:at, 'alice', 'publisher', 'activate', 'neuropathy-k2', '1.0.0', 'ok')"),
+            {"at": datetime.now(UTC)})
+    for statement in ("UPDATE audit_log SET actor = 'mallory'", "UPDATE audit_log SET outcome = 'refused'",
+                      "DELETE FROM audit_log", "DELETE FROM audit_log WHERE actor = 'alice'"):
+        with pytest.raises(DBAPIError, match="append-only"), database.engine.begin() as connection:
+            connection.execute(text(statement))
+    # Appending still works, and nothing was changed or lost.
+    with database.engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO audit_log (at, actor, action, outcome) VALUES (:at, 'bob', 'retire', 'refused')"),
+            {"at": datetime.now(UTC)})
+    with database.session() as session:
+        rows = session.scalars(select(AuditEntry).order_by(AuditEntry.pk)).all()
+    assert [(r.actor, r.action, r.outcome) for r in rows] == [("alice", "activate", "ok"), ("bob", "retire", "refused")]
 
 
 def test_concurrent_migrations_of_a_fresh_database(tmp_path):
@@ -58,7 +82,7 @@ def test_concurrent_migrations_of_a_fresh_database(tmp_path):
     for thread in threads:
         thread.join()
     assert errors == []
-    assert Database(url).current_revision() == "0001"
+    assert Database(url).current_revision() == HEAD
 
 
 def test_insert_ignoring_duplicates(database):
@@ -136,4 +160,4 @@ def test_postgres_urls_use_psycopg3():
 def test_in_memory_sqlite_migrates(url):
     db = Database(url)
     db.migrate()
-    assert db.current_revision() == "0001"
+    assert db.current_revision() == HEAD
