@@ -127,3 +127,22 @@ def test_openapi_fuzz_has_no_server_errors_and_no_hangs(service: Served):
     assert total >= 2000
     # The service is still healthy afterwards.
     assert requests.get(service.base + "/readyz", timeout=5).status_code == 200
+
+
+def test_oversized_bodies_over_http_are_413_not_a_hang(service: Served):
+    path = "/cds-services/neuropathy-k2-patient-view"
+    big = b'{"hook": "patient-view", "pad": "' + b"x" * (6 * 1024 * 1024) + b'"}'
+
+    def chunks():
+        for start in range(0, len(big), 65536):
+            yield big[start:start + 65536]
+
+    began = time.monotonic()
+    response = requests.post(service.base + path, data=big, headers=service.headers(path), timeout=(2, 10))
+    assert response.status_code == 413 and time.monotonic() - began < 10
+    assert response.json()["issue"][0]["code"] == "too-long"
+    # Chunked, without a Content-Length: the body is not read at all (a 4xx), never buffered whole.
+    began = time.monotonic()
+    response = requests.post(service.base + path, data=chunks(), headers=service.headers(path), timeout=(2, 10))
+    assert 400 <= response.status_code < 500 and time.monotonic() - began < 10
+    assert requests.get(service.base + "/healthz", timeout=5).status_code == 200
