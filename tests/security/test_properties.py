@@ -139,3 +139,24 @@ def test_malformed_fhir_over_http(tmp_path_factory, fhir):
         check()
         print(f"over HTTP: {sum(statuses.values())} requests, statuses {dict(sorted(statuses.items()))}")
         assert requests.get(service.base + "/readyz", timeout=5).status_code == 200
+
+
+def test_data_of_other_patients_is_not_used(real_app):
+    def cards(resources):
+        prefetch = {"patient": resources[0]}
+        for key, kind in (("conditions", "Condition"), ("observations", "Observation"),
+                          ("medicationRequests", "MedicationRequest"),
+                          ("medicationStatements", "MedicationStatement")):
+            prefetch[key] = {"resourceType": "Bundle",
+                             "entry": [{"resource": r} for r in resources if r["resourceType"] == kind]}
+        body = {"hook": "patient-view", "hookInstance": "other-patients-1", "prefetch": prefetch,
+                "context": {"userId": "Practitioner/pr-1", "patientId": "pn-1"}}
+        response = real_app.test_client().post(f"/cds-services/{SERVICES['patient-view']}", data=json.dumps(body))
+        assert response.status_code == 200
+        return response.get_json()["cards"]
+
+    resources = base_resources()
+    assert cards(resources)
+    for resource in resources[1:]:
+        resource["subject"] = {"reference": "Patient/other"}
+    assert cards(resources) == []
