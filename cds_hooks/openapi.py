@@ -2,7 +2,7 @@
 
 The schemas are generated from the pydantic models the service validates with
 (``cds_hooks.models``: ``HookRequest`` and the hook contexts, ``CdsResponse``,
-``DiscoveryResponse``, ``FeedbackRequest``), so the document can't drift from
+``DiscoveryResponse``, ``FeedbackRequest``; ``cds_hooks.admin.models`` for the admin API), so the document can't drift from
 what the service accepts and answers. Each CDS service of the served rule sets
 gets its own path, with its hook fixed and its context model attached; the
 admin API and the operations routes are described too.
@@ -20,6 +20,7 @@ from flask import Blueprint, Response, current_app
 from pydantic import BaseModel, ConfigDict
 from pydantic.json_schema import models_json_schema
 
+from .admin.models import AuditPageOut, ChangeOut, FeedbackSummaryOut, RuleSetListOut
 from .models import (
     CONTEXT_MODELS,
     CdsResponse,
@@ -73,6 +74,7 @@ def component_schemas() -> dict[str, Any]:
         *((model, "validation") for model in {HookContext, *CONTEXT_MODELS.values()}),
         (CdsResponse, "serialization"), (DiscoveryResponse, "serialization"),
         (OperationOutcome, "serialization"), (Status, "serialization"),
+        *((model, "serialization") for model in (RuleSetListOut, ChangeOut, AuditPageOut, FeedbackSummaryOut)),
     ]
     _, schema = models_json_schema(models, ref_template=REF)
     return schema.get("$defs", {})
@@ -179,11 +181,11 @@ def build_document(snapshot: Any, *, jwt: bool, base_url: str | None = None) -> 
 
 def _admin_paths() -> dict[str, Any]:
     admin = [{"adminToken": []}]
-    listing = {"description": "JSON", "content": {"application/json": {"schema": {"type": "object"}}}}
 
-    def op(op_id: str, summary: str, role: str, ok: str, errors: tuple[int, ...], **extra: Any) -> dict[str, Any]:
-        responses = {ok: listing, **UNAUTHORIZED, "403": {**_errors(400)["400"], "description": "Role too low"},
-                     **_errors(*errors)}
+    def op(op_id: str, summary: str, role: str, ok: str, errors: tuple[int, ...], model: str,
+           **extra: Any) -> dict[str, Any]:
+        responses = {ok: {"description": "JSON", "content": _json(model)}, **UNAUTHORIZED,
+                     "403": {**_errors(400)["400"], "description": "Role too low"}, **_errors(*errors)}
         return {"operationId": op_id, "summary": f"{summary} (role: {role})", "security": admin,
                 "responses": responses, **extra}
 
@@ -195,30 +197,32 @@ def _admin_paths() -> dict[str, Any]:
                                                            "application/octet-stream")}}
     return {
         "/admin/api/rulesets": {
-            "get": op("adminListRulesets", "Rule sets, versions, states and hashes", "viewer", "200", ()),
+            "get": op("adminListRulesets", "Rule sets, versions, states and hashes", "viewer", "200", (),
+                      "RuleSetListOut"),
             "post": op("adminUpload", "Upload a version folder (zip or tar.gz)", "author", "201",
-                       (400, 409, 413, 415, 422), requestBody=archive),
+                       (400, 409, 413, 415, 422), "ChangeOut", requestBody=archive),
         },
         "/admin/api/rulesets/{ruleset_id}/versions/{version}/activate": {
             "post": op("adminActivate", "Activate a version", "publisher", "200", (404, 409, 422),
-                       parameters=[name("ruleset_id"), name("version")]),
+                       "ChangeOut", parameters=[name("ruleset_id"), name("version")]),
         },
         "/admin/api/rulesets/{ruleset_id}/rollback": {
             "post": op("adminRollback", "Return to the previously active version", "publisher", "200",
-                       (404, 409), parameters=[name("ruleset_id")]),
+                       (404, 409), "ChangeOut", parameters=[name("ruleset_id")]),
         },
         "/admin/api/rulesets/{ruleset_id}/versions/{version}/retire": {
             "post": op("adminRetire", "Retire a version that is not active", "publisher", "200", (404, 409),
-                       parameters=[name("ruleset_id"), name("version")]),
+                       "ChangeOut", parameters=[name("ruleset_id"), name("version")]),
         },
         "/admin/api/audit": {
-            "get": op("adminAudit", "The audit log, newest first", "viewer", "200", (400,), parameters=[
+            "get": op("adminAudit", "The audit log, newest first", "viewer", "200", (400,), "AuditPageOut", parameters=[
                 {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
                 {"name": "before", "in": "query", "schema": {"type": "integer", "minimum": 1}},
                 {"name": "ruleset", "in": "query", "schema": {"type": "string"}}]),
         },
         "/admin/api/feedback/summary": {
-            "get": op("adminFeedbackSummary", "Feedback per rule-set version and card", "viewer", "200", ()),
+            "get": op("adminFeedbackSummary", "Feedback per rule-set version and card", "viewer", "200", (),
+                      "FeedbackSummaryOut"),
         },
     }
 

@@ -76,3 +76,23 @@ def test_production_document_marks_cds_routes_as_needing_a_jwt(client, keys):
     token = mint(keys.es384, claims(EHR, aud("/openapi.json")))
     assert client.get("/openapi.json", headers={"Authorization": f"Bearer {token}"}).get_data() == \
         response.get_data()
+
+
+def test_admin_answers_match_the_document(tmp_path):
+    import yaml
+
+    from cds_hooks.admin.tokens import hash_token
+    from tests.leaks import remember
+
+    token = remember("openapi-viewer-token-9d8c7b6a")
+    tokens = tmp_path / "tokens.yaml"
+    tokens.write_text(yaml.safe_dump([{"name": "v", "role": "viewer", "sha256": hash_token(token)}]))
+    app = make_app(tmp_path, admin_tokens_file=tokens)
+    client = app.test_client()
+    document = client.get("/openapi.json").get_json()
+    headers = {"Authorization": f"Bearer {token}"}
+    for path in ("/admin/api/rulesets", "/admin/api/audit", "/admin/api/feedback/summary"):
+        schema = document["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+        assert schema["$ref"].endswith("Out")
+        _validator(document, schema).validate(client.get(path, headers=headers).get_json())
+    app.extensions["cds"].close()
