@@ -24,10 +24,11 @@ skipped, as the spec tells clients to do: the data it names doesn't exist.
 
 Medicines referenced by id (``medicationReference`` to ``Medication/x``) are
 part of what the rules need, but CDS Hooks 2.0 templates can't ask for them.
-After the keys are gathered, referenced Medications that are neither in the
-data nor contained are read from ``fhirServer`` under the same deadline
-(``resolve_medications``); without a server they stay unresolved, and the
-engine sees a reference it can't follow.
+After the keys are gathered, Medications referenced by the gathered resources
+or by the hook's draft orders that are neither in the data nor contained are
+read from ``fhirServer`` under the same deadline (``resolve_medications``);
+without a server they stay unresolved, and the engine sees a reference it
+can't follow.
 
 Templates are compiled once per service (``PlanCache``), so a call only
 substitutes values.
@@ -260,8 +261,14 @@ def gather(plan: PrefetchPlan, prefetch: Mapping[str, Any] | None, context: Hook
                 result.outcomes[key] = KeyOutcome(key, "failed", required, problem=outcome.problem)
     result.resources = _dedupe(result.resources)
     resolve_medications(result, fhir_server=fhir_server, access_token=access_token, client=client,
-                        deadline=deadline)
+                        deadline=deadline, drafts=draft_orders(context))
     return result
+
+
+def draft_orders(context: HookContext) -> list[dict]:
+    """The resources of ``context.draftOrders`` (order hooks), or none."""
+    drafts = getattr(context, "draftOrders", None)
+    return drafts.resources() if drafts is not None else []
 
 
 # Resources whose medicine may be a reference to a Medication resource.
@@ -290,9 +297,19 @@ def referenced_medications(resources: Sequence[dict], fhir_server: str | None = 
 
 
 def resolve_medications(result: GatherResult, *, fhir_server: str | None, access_token: str | None,
-                        client: FhirClient | None, deadline: float) -> None:
-    """Read the Medications the gathered resources reference from ``fhir_server``, in parallel."""
-    wanted = referenced_medications(result.resources, fhir_server)
+                        client: FhirClient | None, deadline: float, drafts: Sequence[dict] = ()) -> None:
+    """Read the Medications that the gathered resources or the draft orders reference from
+    ``fhir_server``, in parallel, into the gathered resources.
+
+    Draft orders count too: a vitamin K2 order given as ``medicationReference``
+    is as invisible to the rules as an active warfarin order given that way.
+    The drafts stay out of the data (the rules see them as a parameter); the
+    Medications they reference go in, where the rules' retrieves find them.
+    """
+    # A Medication inside the draft bundle isn't in the evaluated data, so it mustn't
+    # count as present: only the drafts' references are added.
+    holders = [r for r in drafts if r.get("resourceType") in _MEDICATION_HOLDERS]
+    wanted = referenced_medications([*result.resources, *holders], fhir_server)
     if not wanted:
         return
     if not fhir_server or client is None:

@@ -141,11 +141,11 @@ def gather_as_service(service: ServiceDefinition, request: Mapping[str, Any], pa
     request has no ``prefetch``, a client holding ``patient_data`` fills every
     key; the decision table is then applied as on a real call (a required key
     that can't be had raises, as the service would answer 412). Medications
-    that gathered resources reference are read from ``patient_data``, as the
-    service reads them from the client's FHIR server.
+    that the gathered resources or the draft orders reference are taken from
+    ``patient_data``, as the service reads them from the client's FHIR server.
     """
     from cds_hooks.models import parse_context
-    from cds_hooks.prefetch import PrefetchPlan, fill_prefetch, gather, referenced_medications
+    from cds_hooks.prefetch import PrefetchPlan, fill_prefetch, gather
 
     hook, context = request["hook"], request["context"]
     prefetch = request.get("prefetch")
@@ -158,9 +158,10 @@ def gather_as_service(service: ServiceDefinition, request: Mapping[str, Any], pa
     if missing:
         raise RuleSetEvaluationError("the service would answer 412: " + "; ".join(
             f"required prefetch {o.key!r}: {o.problem}" for o in missing))
+    # Without a server, gather lists the Medications the data and the draft orders reference
+    # as unresolved: the patient bundle stands in for the client's FHIR server.
     medications = {r.get("id"): r for r in patient_data if r.get("resourceType") == "Medication"}
-    wanted = referenced_medications(result.resources)
-    return result.resources + [medications[rid] for rid in wanted if rid in medications]
+    return result.resources + [medications[rid] for rid in result.medications_unresolved if rid in medications]
 
 
 def patient_resources(bundle: Any) -> list[dict]:

@@ -19,6 +19,7 @@ Both answers must hold exactly the case's ``expect`` card ids and none of its
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -162,3 +163,42 @@ def test_case_over_http_with_prefetch_and_with_fallback(service: Any, discovery:
     check_cards("prefetch", full.json()["cards"], case, service_id, expected_stamp)
     check_cards("fallback", fallback.json()["cards"], case, service_id, expected_stamp)
     assert card_ids(full.json()["cards"]) == card_ids(fallback.json()["cards"])
+
+
+def with_medicines_by_reference(body: dict) -> tuple[dict, list[dict]]:
+    """``body`` with each draft MedicationRequest's medicine moved into a Medication resource that
+    it references by id, and those Medications (for the FHIR server: no template can name them)."""
+    body = copy.deepcopy(body)
+    medications = []
+    for entry in body["context"]["draftOrders"]["entry"]:
+        order = entry["resource"]
+        if order["resourceType"] != "MedicationRequest" or "medicationCodeableConcept" not in order:
+            continue
+        medication = {"resourceType": "Medication", "id": f"{order['id']}-medication",
+                      "code": order.pop("medicationCodeableConcept")}
+        order["medicationReference"] = {"reference": f"Medication/{medication['id']}"}
+        medications.append(medication)
+    return body, medications
+
+
+ORDER_CASES = [param for param in CASES if not param.id.startswith("patient-view:")]
+
+
+@pytest.mark.parametrize("test_file, anchor, case", ORDER_CASES)
+def test_draft_orders_given_by_medication_reference(service: Any, discovery: dict[str, dict],
+                                                    expected_stamp: dict[str, str], test_file: Path,
+                                                    anchor: Any, case: TestCase) -> None:
+    """The same cards when the draft orders name their medicine through a Medication resource on the
+    FHIR server instead of a code: the service reads it, as it does for active orders."""
+    base, http = service
+    body, medications = with_medicines_by_reference(load_example(test_file.parent / case.request, anchor))
+    assert medications  # every order case drafts at least one medicine
+    bundle = load_example(test_file.parent / case.patient, anchor)
+    resources = [entry["resource"] for entry in bundle.get("entry", [])]
+    prefetch = fill_prefetch(discovery[case.service]["prefetch"], body["context"], resources, hook=body["hook"])
+    with FhirTestServer(resources + medications) as ehr:
+        response = http.post(f"{base}/cds-services/{case.service}",
+                             json={**body, "prefetch": prefetch, "fhirServer": ehr.base_url})
+        assert {f"Medication/{m['id']}" for m in medications} <= set(ehr.queries())
+    assert response.status_code == 200, response.text[:1000]
+    check_cards("draft by reference", response.json()["cards"], case, case.service, expected_stamp)

@@ -384,6 +384,24 @@ def test_referenced_medications_without_a_fhir_server_stay_unresolved(client):
     assert result.medications_unresolved == ["med-warfarin"] and result.missing_required() == []
 
 
+def test_medications_referenced_by_draft_orders_are_read(client):
+    """A draft order given by reference (e.g. vitamin K2) must reach the rules as much as an active one."""
+    drafts = {"resourceType": "Bundle", "type": "collection", "entry": [
+        {"resource": order_with("Medication/med-warfarin", "draft-ref")},
+        # A Medication inside the draft bundle isn't in the evaluated data: still read from the server.
+        {"resource": {**WARFARIN, "id": "med-in-drafts"}},
+        {"resource": order_with("Medication/med-in-drafts", "draft-ref-2")}]}
+    ctx = parse_context("order-sign", request("order-sign", draftOrders=drafts)["context"])
+    prefetch = {"patient": None, "conditions": None, "medications": searchset([])}
+    with FhirTestServer([WARFARIN, {**WARFARIN, "id": "med-in-drafts"}]) as ehr:
+        result = run(prefetch, server=ehr, client=client, ctx=ctx)
+        assert sorted(ehr.queries()) == ["Medication/med-in-drafts", "Medication/med-warfarin"]
+    assert ids(result) == ["med-in-drafts", "med-warfarin"]  # the drafts themselves stay out of the data
+    assert result.medications_fetched == 2 and result.medications_unresolved == []
+    unresolved = run(prefetch, client=client, ctx=ctx)
+    assert unresolved.medications_unresolved == ["med-warfarin", "med-in-drafts"]
+
+
 def test_other_references_are_not_followed(fhir, client):
     prefetch = {"patient": None, "conditions": None,
                 "medications": searchset([order_with("https://elsewhere.example.org/fhir/Medication/x"),
