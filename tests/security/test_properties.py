@@ -160,3 +160,22 @@ def test_data_of_other_patients_is_not_used(real_app):
     for resource in resources[1:]:
         resource["subject"] = {"reference": "Patient/other"}
     assert cards(resources) == []
+
+
+def test_cql_evaluation_time_is_limited_on_the_real_engine(tmp_path):
+    # Many results make the real rules run long enough to pass a tiny deadline.
+    app = create_app(development_config(database_url=f"sqlite:///{tmp_path / 'cds.sqlite3'}", instance_dir=tmp_path,
+                                        evaluation_timeout=0.000001))
+    resources = base_resources()
+    observations = [dict(resources[3], id=f"o-{n}", effectiveDateTime=f"20{10 + n % 15}-01-01")
+                    for n in range(3000)]
+    prefetch = {"patient": resources[0], "conditions": None, "medicationRequests": None,
+                "medicationStatements": None,
+                "observations": {"resourceType": "Bundle", "entry": [{"resource": r} for r in observations]}}
+    body = {"hook": "patient-view", "hookInstance": "deadline-1", "prefetch": prefetch,
+            "context": {"userId": "Practitioner/pr-1", "patientId": "pn-1"}}
+    began = time.monotonic()
+    response = app.test_client().post(f"/cds-services/{SERVICES['patient-view']}", data=json.dumps(body))
+    assert response.status_code == 422 and response.get_json()["issue"][0]["code"] == "too-costly"
+    assert time.monotonic() - began < 2.0
+    app.extensions["cds"].close()
