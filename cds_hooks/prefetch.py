@@ -223,7 +223,7 @@ def gather(plan: PrefetchPlan, prefetch: Mapping[str, Any] | None, context: Hook
                 continue
             resources, problem = bundle_resources(value)
             if problem:
-                result.outcomes[key] = KeyOutcome(key, "failed", required, problem=f"the client's {problem}")
+                result.outcomes[key] = KeyOutcome(key, "failed", required, problem=f"in the prefetch sent: {problem}")
                 continue
             following = None if template.first_page_only else next_link(value)
             if following is None:
