@@ -27,8 +27,9 @@ part of what the rules need, but CDS Hooks 2.0 templates can't ask for them.
 After the keys are gathered, Medications referenced by the gathered resources
 or by the hook's draft orders that are neither in the data nor contained are
 read from ``fhirServer`` under the same deadline (``resolve_medications``);
-without a server they stay unresolved, and the engine sees a reference it
-can't follow.
+one that can't be had (no server, not found, fetch failed) is missing
+required data, like a required key: the call answers 412 rather than
+evaluate rules on a medicine it can't see.
 
 Templates are compiled once per service (``PlanCache``), so a call only
 substitutes values.
@@ -185,8 +186,20 @@ class GatherResult:
     medications_unresolved: list[str] = field(default_factory=list)
 
     def missing_required(self) -> list[KeyOutcome]:
-        """Required keys whose data couldn't be had: the call must answer 412."""
-        return [o for o in self.outcomes.values() if o.required and o.source == "failed"]
+        """Required data that couldn't be had: the call must answer 412.
+
+        A Medication that an order references but that couldn't be read counts
+        too: without it the order's medicine is unknown, and rules that look for
+        (say) warfarin would answer as if it weren't there.
+        """
+        missing = [o for o in self.outcomes.values() if o.required and o.source == "failed"]
+        if self.medications_unresolved:
+            count = len(self.medications_unresolved)
+            missing.append(KeyOutcome(
+                "referenced Medication", "failed", True,
+                problem=f"{count} Medication resource{'s' if count > 1 else ''} referenced by the patient's "
+                        "medicines or draft orders could not be read (no fhirServer, or the read failed)"))
+        return missing
 
     def failed(self) -> list[KeyOutcome]:
         return [o for o in self.outcomes.values() if o.source == "failed"]
@@ -296,6 +309,24 @@ def referenced_medications(resources: Sequence[dict], fhir_server: str | None = 
     return wanted
 
 
+def foreign_medication_references(resources: Sequence[dict], fhir_server: str | None = None) -> list[str]:
+    """Absolute references to Medications on another server whose id isn't among the resources."""
+    have = {r.get("id") for r in resources if r.get("resourceType") == "Medication"}
+    base = fhir_server.rstrip("/") + "/" if fhir_server else None
+    foreign: list[str] = []
+    for resource in resources:
+        if resource.get("resourceType") not in _MEDICATION_HOLDERS:
+            continue
+        ref = resource.get("medicationReference")
+        text = ref.get("reference") if isinstance(ref, dict) else None
+        if not isinstance(text, str) or "://" not in text or (base and text.startswith(base)):
+            continue
+        head, _, rid = text.rpartition("/")
+        if head.endswith("/Medication") and rid not in have and text not in foreign:
+            foreign.append(text)
+    return foreign
+
+
 def resolve_medications(result: GatherResult, *, fhir_server: str | None, access_token: str | None,
                         client: FhirClient | None, deadline: float, drafts: Sequence[dict] = ()) -> None:
     """Read the Medications that the gathered resources or the draft orders reference from
@@ -309,17 +340,21 @@ def resolve_medications(result: GatherResult, *, fhir_server: str | None, access
     # A Medication inside the draft bundle isn't in the evaluated data, so it mustn't
     # count as present: only the drafts' references are added.
     holders = [r for r in drafts if r.get("resourceType") in _MEDICATION_HOLDERS]
+    # Medications on other servers are never fetched (no requests to addresses a caller
+    # picks), so unless present they stay unknown: that is missing data, not "no medicine".
+    foreign = foreign_medication_references([*result.resources, *holders], fhir_server)
     wanted = referenced_medications([*result.resources, *holders], fhir_server)
     if not wanted:
+        result.medications_unresolved = foreign
         return
     if not fhir_server or client is None:
-        result.medications_unresolved = wanted
+        result.medications_unresolved = wanted + foreign
         return
     wanted, beyond = wanted[:MAX_MEDICATION_READS], wanted[MAX_MEDICATION_READS:]
     base = fhir_server.rstrip("/")
     jobs = {rid: FetchJob(f"{base}/Medication/{rid}", is_read=True) for rid in wanted}
     fetched = client.fetch_all(fhir_server, access_token, jobs, deadline)
-    result.medications_unresolved = list(beyond)
+    result.medications_unresolved = list(beyond) + foreign
     for rid, outcome in fetched.items():
         found = [r for r in outcome.resources if r.get("resourceType") == "Medication"]
         if outcome.ok and found:

@@ -154,14 +154,17 @@ def gather_as_service(service: ServiceDefinition, request: Mapping[str, Any], pa
     plan = PrefetchPlan.compile(service.prefetch, service.required)
     result = gather(plan, prefetch, parse_context(hook, context), fhir_server=None, access_token=None,
                     client=None, deadline=time.monotonic() + 5)
+    # Without a server, gather lists the Medications the data and the draft orders reference
+    # as unresolved: the patient bundle stands in for the client's FHIR server. Those the
+    # bundle doesn't hold stay unresolved, and the service would answer 412 for them.
+    medications = {r.get("id"): r for r in patient_data if r.get("resourceType") == "Medication"}
+    found = [medications[rid] for rid in result.medications_unresolved if rid in medications]
+    result.medications_unresolved = [rid for rid in result.medications_unresolved if rid not in medications]
     missing = result.missing_required()
     if missing:
         raise RuleSetEvaluationError("the service would answer 412: " + "; ".join(
             f"required prefetch {o.key!r}: {o.problem}" for o in missing))
-    # Without a server, gather lists the Medications the data and the draft orders reference
-    # as unresolved: the patient bundle stands in for the client's FHIR server.
-    medications = {r.get("id"): r for r in patient_data if r.get("resourceType") == "Medication"}
-    return result.resources + [medications[rid] for rid in result.medications_unresolved if rid in medications]
+    return result.resources + found
 
 
 def patient_resources(bundle: Any) -> list[dict]:

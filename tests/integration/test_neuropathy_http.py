@@ -202,3 +202,25 @@ def test_draft_orders_given_by_medication_reference(service: Any, discovery: dic
         assert {f"Medication/{m['id']}" for m in medications} <= set(ehr.queries())
     assert response.status_code == 200, response.text[:1000]
     check_cards("draft by reference", response.json()["cards"], case, case.service, expected_stamp)
+
+
+def test_a_medicine_that_cannot_be_read_gives_412_not_a_wrong_card(service: Any,
+                                                                   discovery: dict[str, dict]) -> None:
+    """warfarin-separate-medication: warfarin is known only through a Medication the
+    prefetch can't carry. Without a fhirServer to read it from, the answer must be 412
+    (unknown), never the investigational K2 card a patient on warfarin must not get."""
+    from cds_hooks.cli import EXAMPLE_ANCHOR as anchor
+
+    examples = ROOT / "fhir" / "examples"
+    body = load_example(examples / "requests" / "warfarin-separate-medication.patient-view.json", anchor)
+    bundle = load_example(examples / "patients" / "warfarin-separate-medication.json", anchor)
+    resources = [entry["resource"] for entry in bundle.get("entry", [])]
+    entry = next(s for s in discovery.values() if s["hook"] == "patient-view")
+    prefetch = fill_prefetch(entry["prefetch"], body["context"], resources, hook="patient-view")
+    assert referenced_medications(prefetched_resources(prefetch))  # the case really depends on a reference
+    base, http = service
+    answer = http.post(f"{base}/cds-services/{entry['id']}", json={**body, "prefetch": prefetch})
+    assert answer.status_code == 412, answer.text[:500]
+    outcome = answer.json()
+    assert outcome["resourceType"] == "OperationOutcome"
+    assert "Medication" in outcome["issue"][0]["diagnostics"]

@@ -377,11 +377,14 @@ def test_contained_or_present_medications_are_not_fetched(fhir, client):
     assert fhir.queries() == [] and result.medications_unresolved == []
 
 
-def test_referenced_medications_without_a_fhir_server_stay_unresolved(client):
+def test_referenced_medications_without_a_fhir_server_are_missing_data(client):
+    """An order's medicine that can't be read is unknown: the call must answer 412, not
+    evaluate rules as if the patient weren't on it."""
     prefetch = {"patient": None, "conditions": None,
                 "medications": searchset([order_with("Medication/med-warfarin")])}
     result = run(prefetch, client=client)
-    assert result.medications_unresolved == ["med-warfarin"] and result.missing_required() == []
+    assert result.medications_unresolved == ["med-warfarin"]
+    assert [o.key for o in result.missing_required()] == ["referenced Medication"]
 
 
 def test_medications_referenced_by_draft_orders_are_read(client):
@@ -407,4 +410,7 @@ def test_other_references_are_not_followed(fhir, client):
                 "medications": searchset([order_with("https://elsewhere.example.org/fhir/Medication/x"),
                                           order_with("Substance/x", "mr-2")])}
     result = run(prefetch, server=fhir, client=client)
-    assert fhir.queries() == [] and result.medications_unresolved == []
+    assert fhir.queries() == []
+    # Never fetched from another server, and so unknown: missing data.
+    assert result.medications_unresolved == ["https://elsewhere.example.org/fhir/Medication/x"]
+    assert result.missing_required()
