@@ -184,7 +184,29 @@ def _finish_request(response: Response) -> Response:
         response.headers.setdefault(name, value)
     if _hsts(current_app):
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    if response.status_code >= 400:
+        _drain_unread_body()
     return response
+
+
+# A refusal (401, 403, 413...) may leave the request body unread, and gunicorn then drops a
+# connection it has just announced as keep-alive: the client's next request on it fails.
+# Reading what is left, up to this bound, keeps the connection usable; past it (an abusive
+# upload) the connection is dropped.
+_DRAIN_LIMIT = 32 * 1024 * 1024
+
+
+def _drain_unread_body() -> None:
+    length = request.content_length
+    if not length or length > _DRAIN_LIMIT:
+        return
+    try:
+        exhaust = getattr(request.stream, "exhaust", None)
+        if exhaust is not None:
+            exhaust()
+    except (HTTPException, OSError):
+        # Over the body limit (413) or the client went away: nothing to keep alive.
+        return
 
 
 # Every answer is JSON (or empty) for programs, never a page to render, frame or

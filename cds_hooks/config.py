@@ -61,7 +61,9 @@ class Config:
     # Bundled rule sets published into an empty database at start-up.
     rules_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "rules")
     bootstrap_rules: bool = True
-    registry_poll_seconds: float = 2.0
+    # Replicas must serve a new activation within 5 s; 1 s polling of one integer leaves room
+    # for loading the new version on a busy machine.
+    registry_poll_seconds: float = 1.0
     # FHIR fallback: per-request socket timeouts, one overall deadline for all
     # keys of a call, and caps on paging and response size.
     fhir_connect_timeout: float = 0.5

@@ -135,7 +135,8 @@ def test_medication_reads_go_only_to_the_allowed_fhir_server(client, keys, fhir)
     path = "/cds-services/test-patient-view"
     response = client.post(path, data=json.dumps(body),
                            headers={"Authorization": f"Bearer {mint(keys.es384, claims(EHR, aud(path)))}"})
-    assert response.status_code == 200
+    # The Medication on the other server stays unknown, so the answer is 412 (missing data).
+    assert response.status_code == 412
     assert [r["query"] for r in fhir.requests[before:]] == ["Medication/m2"]
     # Another fhirServer: refused before any request is made.
     body["fhirServer"] = "https://evil.example.org/fhir"

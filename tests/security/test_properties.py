@@ -54,12 +54,21 @@ def real_app(tmp_path_factory):
     app.extensions["cds"].close()
 
 
+# The Medication the base patient's order references, sent with the orders (as an EHR
+# including it would); without it the service can't know the medicine and answers 412.
+MEDICATION = {"resourceType": "Medication", "id": "med-1",
+              "code": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "855332"}]}}
+PREFETCH_KINDS = (("conditions", ("Condition",)), ("observations", ("Observation",)),
+                  ("medicationRequests", ("MedicationRequest", "Medication")),
+                  ("medicationStatements", ("MedicationStatement",)))
+
+
 def test_the_undamaged_patient_gets_cards(real_app):
-    prefetch = {"patient": base_resources()[0]}
-    for key, kind in (("conditions", "Condition"), ("observations", "Observation"),
-                      ("medicationRequests", "MedicationRequest"), ("medicationStatements", "MedicationStatement")):
+    resources = base_resources() + [MEDICATION]
+    prefetch = {"patient": resources[0]}
+    for key, kinds in PREFETCH_KINDS:
         prefetch[key] = {"resourceType": "Bundle", "type": "searchset",
-                         "entry": [{"resource": r} for r in base_resources() if r["resourceType"] == kind]}
+                         "entry": [{"resource": r} for r in resources if r["resourceType"] in kinds]}
     body = {"hook": "patient-view", "hookInstance": "1b6c9d63-0000-4000-8000-000000000001",
             "context": {"userId": "Practitioner/pr-1", "patientId": "pn-1"}, "prefetch": prefetch}
     response = real_app.test_client().post(f"/cds-services/{SERVICES['patient-view']}", data=json.dumps(body))
@@ -144,20 +153,18 @@ def test_malformed_fhir_over_http(tmp_path_factory, fhir):
 def test_data_of_other_patients_is_not_used(real_app):
     def cards(resources):
         prefetch = {"patient": resources[0]}
-        for key, kind in (("conditions", "Condition"), ("observations", "Observation"),
-                          ("medicationRequests", "MedicationRequest"),
-                          ("medicationStatements", "MedicationStatement")):
+        for key, kinds in PREFETCH_KINDS:
             prefetch[key] = {"resourceType": "Bundle",
-                             "entry": [{"resource": r} for r in resources if r["resourceType"] == kind]}
+                             "entry": [{"resource": r} for r in resources if r["resourceType"] in kinds]}
         body = {"hook": "patient-view", "hookInstance": "other-patients-1", "prefetch": prefetch,
                 "context": {"userId": "Practitioner/pr-1", "patientId": "pn-1"}}
         response = real_app.test_client().post(f"/cds-services/{SERVICES['patient-view']}", data=json.dumps(body))
         assert response.status_code == 200
         return response.get_json()["cards"]
 
-    resources = base_resources()
+    resources = base_resources() + [MEDICATION]
     assert cards(resources)
-    for resource in resources[1:]:
+    for resource in resources[1:-1]:
         resource["subject"] = {"reference": "Patient/other"}
     assert cards(resources) == []
 

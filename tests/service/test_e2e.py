@@ -193,3 +193,17 @@ def test_bundled_examples_prefetch_and_fallback_agree(bundled_service, http):
         assert second.status_code == 200, (name, second.text[:500])
         codes = lambda r: [c["source"]["topic"]["code"] for c in r.json()["cards"]]  # noqa: E731
         assert codes(first) == codes(second), name
+
+
+def test_refused_requests_with_unread_bodies_keep_the_connection_usable(fake_service):
+    """The admin API refuses an upload before reading it (no token). The connection must stay
+    usable: the client's next request on it succeeds."""
+    import requests
+
+    upload = b"x" * 300_000
+    with requests.Session() as session:
+        for _ in range(15):
+            refused = session.post(f"{fake_service}/admin/api/rulesets", data=upload,
+                                   headers={"Content-Type": "application/zip"}, timeout=10)
+            assert refused.status_code == 401
+            assert session.get(f"{fake_service}/healthz", timeout=10).status_code == 200
