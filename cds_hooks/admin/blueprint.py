@@ -111,6 +111,7 @@ def requires(role: str) -> Callable:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             if not _identity().has_role(role):
+                _context().store.record_forbidden(_actor(), f"{request.method} {request.path}", role)
                 raise ApiError(403, "forbidden", f"this action needs the {role} role")
             return view(*args, **kwargs)
 

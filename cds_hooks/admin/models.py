@@ -73,7 +73,7 @@ class AuditEntryOut(_Out):
     newVersion: str | None = None
     sha256: str | None = None
     remoteAddr: str | None = None
-    outcome: Literal["ok", "refused"]
+    outcome: Literal["ok", "refused", "forbidden"]
     detail: dict[str, Any] | None = None
 
 

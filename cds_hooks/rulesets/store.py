@@ -12,7 +12,8 @@
   changes across processes (a row lock on PostgreSQL, the write lock on
   SQLite), so "exactly one active" holds under concurrency, and the bump is
   what replicas poll to pick up the change.
-- Every change, and every refused attempt, is written to the append-only audit
+- Every change, every refused attempt and every call by an admin whose role is too low
+  is written to the append-only audit
   log in the same transaction as the change itself.
 """
 
@@ -216,6 +217,14 @@ class RuleSetStore:
                   "problems": [p.to_json() for p in error.problems if p.is_error][:50]}
         with self._sessions.begin() as session:
             self._audit(session, actor, action, outcome="refused", detail=detail, **fields)
+
+    def record_forbidden(self, actor: Actor, action: str, required_role: str) -> None:
+        """Audit an admin whose role is too low for what they tried (the API answered 403).
+
+        Unknown callers (no or wrong token) are only logged: auditing them would let
+        anyone fill the audit table."""
+        with self._sessions.begin() as session:
+            self._audit(session, actor, action, outcome="forbidden", detail={"required_role": required_role})
 
     # -- reading ------------------------------------------------------------------------------
     def generation(self) -> int:

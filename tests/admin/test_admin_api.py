@@ -262,3 +262,21 @@ def test_feedback_summary_counts_issued_accepted_and_overridden(client: Any, app
 def test_blueprint_module_exposes_the_blueprint() -> None:
     assert admin_blueprint.blueprint is admin_blueprint.bp
     assert admin_blueprint.bp.url_prefix == "/admin/api"
+
+
+def test_a_forbidden_call_by_a_known_admin_is_audited(client: Any) -> None:
+    refused = client.post("/admin/api/rulesets/neuropathy-k2/rollback", headers=bearer("viewer"))
+    assert refused.status_code == 403
+    entries = client.get("/admin/api/audit", headers=bearer("viewer")).get_json()
+    entries = entries.get("entries", entries) if isinstance(entries, dict) else entries
+    forbidden = [e for e in entries if e.get("outcome") == "forbidden"]
+    assert len(forbidden) == 1
+    assert forbidden[0]["action"] == "POST /admin/api/rulesets/neuropathy-k2/rollback"
+    assert forbidden[0]["role"] == "viewer"
+
+
+def test_calls_without_a_valid_token_are_not_audited(client: Any) -> None:
+    assert client.post("/admin/api/rulesets/neuropathy-k2/rollback").status_code == 401
+    entries = client.get("/admin/api/audit", headers=bearer("viewer")).get_json()
+    entries = entries.get("entries", entries) if isinstance(entries, dict) else entries
+    assert not [e for e in entries if e.get("outcome") == "forbidden"]

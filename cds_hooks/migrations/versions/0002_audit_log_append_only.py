@@ -1,5 +1,5 @@
 """The audit log is append-only in the database itself: triggers refuse UPDATE and DELETE
-on ``audit_log`` (SQLite and PostgreSQL; ``cds_hooks.rulesets.store.audit_append_only_ddl``).
+on ``audit_log`` (SQLite and PostgreSQL).
 
 The ORM guard in ``cds_hooks.rulesets.store`` stops the application's own
 sessions; these triggers also stop plain SQL from any other client of the
@@ -16,7 +16,21 @@ from __future__ import annotations
 
 from alembic import op
 
-from cds_hooks.rulesets.store import audit_append_only_ddl
+# The SQL is written out here rather than imported: a migration is history, and must do
+# the same thing whatever later versions of the application code say.
+_SQLITE = [
+    "CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log "
+    "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END",
+    "CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log "
+    "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END",
+]
+_POSTGRESQL = [
+    "CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger AS $$ "
+    "BEGIN RAISE EXCEPTION 'audit_log is append-only'; END; $$ LANGUAGE plpgsql",
+    "DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log",
+    "CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log "
+    "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()",
+]
 
 revision = "0002"
 down_revision = "0001"
@@ -26,7 +40,7 @@ depends_on = None
 
 def upgrade() -> None:
     dialect = op.get_bind().dialect.name
-    statements = audit_append_only_ddl(dialect)
+    statements = {"sqlite": _SQLITE, "postgresql": _POSTGRESQL}.get(dialect)
     if not statements:
         # No silent gap: a database the service supports always gets the guard.
         raise NotImplementedError(f"no append-only audit triggers for the {dialect} dialect")
