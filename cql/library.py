@@ -8,7 +8,7 @@ library can serve many threads at once.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -213,8 +213,8 @@ class Library:
         return ctx
 
 
-def _all_valuesets(compiler: LibraryCompiler) -> list[tuple[str, str | None]]:
-    seen: list[tuple[str, str | None]] = []
+def _libraries(compiler: LibraryCompiler) -> Iterator[LibraryCompiler]:
+    """The library and everything it includes, directly or not, each once."""
     stack = [compiler]
     visited: set[int] = set()
     while stack:
@@ -222,26 +222,20 @@ def _all_valuesets(compiler: LibraryCompiler) -> list[tuple[str, str | None]]:
         if id(lib) in visited:
             continue
         visited.add(id(lib))
-        for node in lib.scope.valuesets.values():
-            if (node.id, node.version) not in seen:
-                seen.append((node.id, node.version))
+        yield lib
         stack.extend(lib.scope.includes.values())
-    return seen
+
+
+def _all_valuesets(compiler: LibraryCompiler) -> list[tuple[str, str | None]]:
+    return list(_valueset_locations(compiler))
 
 
 def _valueset_locations(compiler: LibraryCompiler) -> dict[tuple[str, str | None], tuple[str, ast.Loc]]:
     """Where each value set is first declared: (id, version) -> (library label, (line, column))."""
     found: dict[tuple[str, str | None], tuple[str, ast.Loc]] = {}
-    stack = [compiler]
-    visited: set[int] = set()
-    while stack:
-        lib = stack.pop()
-        if id(lib) in visited:
-            continue
-        visited.add(id(lib))
+    for lib in _libraries(compiler):
         for node in lib.scope.valuesets.values():
             found.setdefault((node.id, node.version), (lib.label, node.loc))
-        stack.extend(lib.scope.includes.values())
     return found
 
 
