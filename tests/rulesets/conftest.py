@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +16,7 @@ import cql
 from cds_hooks.rulesets.content import RuleSetContent
 from cds_hooks.rulesets.store import Actor, RuleSetStore
 from cds_hooks.storage.db import Database
+from tests.databases import POSTGRES_URL, postgres_schema  # noqa: F401  (re-exported to other test modules)
 
 NEUROPATHY_VS = "http://example.org/fhir/ValueSet/demo-neuropathy"
 WARFARIN_VS = "http://example.org/fhir/ValueSet/demo-warfarin"
@@ -205,24 +203,6 @@ def demo(tmp_path: Path) -> Path:
 
 # --- databases ---------------------------------------------------------------------------------
 
-POSTGRES_URL = os.environ.get("CDS_TEST_POSTGRES_URL")
-
-
-@contextmanager
-def postgres_schema(base: str) -> Iterator[str]:
-    """A fresh schema in the shared test database, dropped afterwards; yields a URL using it."""
-    import psycopg
-
-    schema = f"rules_test_{uuid.uuid4().hex[:12]}"
-    plain = base.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(plain, autocommit=True) as connection:
-        connection.execute(f'CREATE SCHEMA "{schema}"')
-    separator = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(plain, autocommit=True) as connection:
-            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

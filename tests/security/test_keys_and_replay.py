@@ -29,7 +29,7 @@ from cds_hooks.replay import (
     replay_key,
 )
 from cds_hooks.serving import StaticRegistry, StaticSnapshot
-from cds_hooks.storage.db import Database
+from tests.databases import migrated_database
 from tests.service.fakes import fake_ruleset
 
 from .conftest import EHR, JKU_CLIENT, PUBLIC_BASE, jwt_config
@@ -37,7 +37,7 @@ from .jwks_server import JwksServer
 from .keys import claims, jwks, mint, new_key
 
 REDIS_URL = os.environ.get("CDS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-POSTGRES_URL = os.environ.get("CDS_TEST_POSTGRES_URL")
+
 AUD = PUBLIC_BASE + "/cds-services"
 
 
@@ -288,24 +288,8 @@ def test_redis_down_fails_closed():
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def replay_database(request, tmp_path):
-    if request.param == "sqlite":
-        db = Database(f"sqlite:///{tmp_path / 'replay.sqlite3'}")
-        db.migrate()
+    with migrated_database(request.param, tmp_path) as db:
         yield db
-        db.dispose()
-        return
-    if not POSTGRES_URL:
-        pytest.skip("CDS_TEST_POSTGRES_URL is not set (CI sets it; see .ci/run)")
-    from tests.service.conftest import _postgres_schema_url
-
-    urls = _postgres_schema_url(POSTGRES_URL)
-    db = Database(next(urls))
-    try:
-        db.migrate()
-        yield db
-    finally:
-        db.dispose()
-        next(urls, None)
 
 
 def test_database_replay_cache(replay_database):

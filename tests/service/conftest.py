@@ -3,8 +3,6 @@ server, and HTTP clients that check every response with the shared validator."""
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from urllib.parse import urlparse
 
@@ -17,12 +15,11 @@ from cds_hooks.config import development_config
 from cds_hooks.models import validate_http_response
 from cds_hooks.serving import StaticRegistry, StaticSnapshot
 from cds_hooks.storage.db import Database
+from tests.databases import migrated_database
 
 from .data import patient_resources
 from .fakes import FakeRuleSet, fake_ruleset
 from .fhir_server import FhirTestServer
-
-POSTGRES_URL = os.environ.get("CDS_TEST_POSTGRES_URL")
 
 
 class ValidatingClient(FlaskClient):
@@ -83,40 +80,8 @@ def fhir() -> Iterator[FhirTestServer]:
         yield server
 
 
-def _postgres_schema_url(base: str) -> Iterator[str]:
-    # Each test gets its own schema in the shared "test" database, so runs and
-    # other projects' tests never see each other's tables.
-    import psycopg
-
-    schema = f"cds_test_{uuid.uuid4().hex[:12]}"
-    plain = base.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(plain, autocommit=True) as connection:
-        connection.execute(f'CREATE SCHEMA "{schema}"')
-    separator = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(plain, autocommit=True) as connection:
-            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database(request, tmp_path) -> Iterator[Database]:
     """A migrated database: SQLite always, PostgreSQL when CDS_TEST_POSTGRES_URL is set."""
-    if request.param == "sqlite":
-        db = Database(f"sqlite:///{tmp_path / 'storage.sqlite3'}")
-        db.migrate()
+    with migrated_database(request.param, tmp_path) as db:
         yield db
-        db.dispose()
-        return
-    if not POSTGRES_URL:
-        pytest.skip("CDS_TEST_POSTGRES_URL is not set (CI sets it; see .ci/run)")
-    url_iter = _postgres_schema_url(POSTGRES_URL)
-    url = next(url_iter)
-    db = Database(url)
-    try:
-        db.migrate()
-        yield db
-    finally:
-        db.dispose()
-        next(url_iter, None)
