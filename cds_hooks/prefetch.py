@@ -290,17 +290,26 @@ _MEDICATION_HOLDERS = frozenset({"MedicationRequest", "MedicationStatement", "Me
 MAX_MEDICATION_READS = 50
 
 
-def referenced_medications(resources: Sequence[dict], fhir_server: str | None = None) -> list[str]:
-    """Ids of Medications referenced by the resources but not among them (nor contained)."""
+def _medication_references(resources: Sequence[dict]) -> tuple[set[Any], list[str]]:
+    """(ids of the Medications among the resources, the non-contained references to
+    Medications that the resources' medicines make)."""
     have = {r.get("id") for r in resources if r.get("resourceType") == "Medication"}
-    wanted: list[str] = []
+    references: list[str] = []
     for resource in resources:
         if resource.get("resourceType") not in _MEDICATION_HOLDERS:
             continue
         ref = resource.get("medicationReference")
         text = ref.get("reference") if isinstance(ref, dict) else None
-        if not isinstance(text, str) or text.startswith("#"):
-            continue
+        if isinstance(text, str) and not text.startswith("#"):
+            references.append(text)
+    return have, references
+
+
+def referenced_medications(resources: Sequence[dict], fhir_server: str | None = None) -> list[str]:
+    """Ids of Medications referenced by the resources but not among them (nor contained)."""
+    have, references = _medication_references(resources)
+    wanted: list[str] = []
+    for text in references:
         if fhir_server and text.startswith(fhir_server.rstrip("/") + "/"):
             text = text[len(fhir_server.rstrip("/")) + 1:]
         kind, _, rid = text.partition("/")
@@ -311,15 +320,11 @@ def referenced_medications(resources: Sequence[dict], fhir_server: str | None = 
 
 def foreign_medication_references(resources: Sequence[dict], fhir_server: str | None = None) -> list[str]:
     """Absolute references to Medications on another server whose id isn't among the resources."""
-    have = {r.get("id") for r in resources if r.get("resourceType") == "Medication"}
+    have, references = _medication_references(resources)
     base = fhir_server.rstrip("/") + "/" if fhir_server else None
     foreign: list[str] = []
-    for resource in resources:
-        if resource.get("resourceType") not in _MEDICATION_HOLDERS:
-            continue
-        ref = resource.get("medicationReference")
-        text = ref.get("reference") if isinstance(ref, dict) else None
-        if not isinstance(text, str) or "://" not in text or (base and text.startswith(base)):
+    for text in references:
+        if "://" not in text or (base and text.startswith(base)):
             continue
         head, _, rid = text.rpartition("/")
         if head.endswith("/Medication") and rid not in have and text not in foreign:
