@@ -65,27 +65,35 @@ _TOKEN_RE = re.compile(
 _ESCAPES = {"'": "'", '"': '"', "`": "`", "\\": "\\", "/": "/", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 
 
-def _unescape(body: str, line: int, col: int) -> str:
-    if "\\" not in body:
-        return body
+def decode_escapes(text: str) -> str | None:
+    """Decode CQL string escapes (``\\'``, ``\\n``, ``\\u00e9``, ...); None if one is invalid."""
+    if "\\" not in text:
+        return text
     out: list[str] = []
     i = 0
-    while i < len(body):
-        ch = body[i]
+    while i < len(text):
+        ch = text[i]
         if ch != "\\":
             out.append(ch)
             i += 1
             continue
-        nxt = body[i + 1] if i + 1 < len(body) else ""
-        if nxt == "u" and re.fullmatch(r"[0-9a-fA-F]{4}", body[i + 2:i + 6] or ""):
-            out.append(chr(int(body[i + 2:i + 6], 16)))
+        nxt = text[i + 1] if i + 1 < len(text) else ""
+        if nxt == "u" and re.fullmatch(r"[0-9a-fA-F]{4}", text[i + 2:i + 6] or ""):
+            out.append(chr(int(text[i + 2:i + 6], 16)))
             i += 6
         elif nxt in _ESCAPES:
             out.append(_ESCAPES[nxt])
             i += 2
         else:
-            raise CqlSyntaxError(f"invalid escape sequence '\\{nxt}'", line, col)
+            return None
     return "".join(out)
+
+
+def _unescape(body: str, line: int, col: int) -> str:
+    decoded = decode_escapes(body)
+    if decoded is None:
+        raise CqlSyntaxError("invalid escape sequence in a string or identifier", line, col)
+    return decoded
 
 
 def tokenize(text: str) -> list[Token]:

@@ -39,6 +39,7 @@ from fractions import Fraction
 
 from .. import ucum as _ucum
 from ..errors import CqlRuntimeError, CqlUnsupportedError
+from ..lexer import decode_escapes
 from .numbers import CONTEXT, DECIMAL_MAX, DECIMAL_MIN, DECIMAL_STEP, make_decimal
 
 __all__ = [
@@ -349,35 +350,11 @@ def ratio_to_quantity(r: Ratio) -> Quantity | None:
     return divide(r.numerator, r.denominator)
 
 
-_ESCAPES = {"'": "'", '"': '"', "\\": "\\", "r": "\r", "n": "\n", "t": "\t", "f": "\f"}
 _QUANTITY = re.compile(
     r"([+-]?[0-9]+(?:\.[0-9]+)?)"                   # value
     r"(?:\s*'((?:[^'\\]|\\.)*)'|\s+([a-z]+))?"      # 'unit' or calendar keyword
 )
 _RATIO_SEPARATOR = re.compile(r"\s*:\s*")
-
-
-def _unescape(text: str) -> str | None:
-    if "\\" not in text:
-        return text
-    out: list[str] = []
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if ch != "\\":
-            out.append(ch)
-            i += 1
-            continue
-        nxt = text[i + 1] if i + 1 < len(text) else ""
-        if nxt in _ESCAPES:
-            out.append(_ESCAPES[nxt])
-            i += 2
-        elif nxt == "u" and re.fullmatch(r"[0-9a-fA-F]{4}", text[i + 2:i + 6]):
-            out.append(chr(int(text[i + 2:i + 6], 16)))
-            i += 6
-        else:
-            return None
-    return "".join(out)
 
 
 def _quantity_from_match(match: re.Match[str]) -> Quantity | None:
@@ -387,7 +364,7 @@ def _quantity_from_match(match: re.Match[str]) -> Quantity | None:
             return None
         unit = keyword
     elif quoted is not None:
-        unit = _unescape(quoted)
+        unit = decode_escapes(quoted)
         if unit is None or not _ucum.is_valid_unit(unit):
             return None
     else:
